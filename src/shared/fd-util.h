@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* File descriptor helpers: closing everything but a chosen few before handing over a process. */
+#pragma once
+
+#include <stdbool.h>
+#include <dirent.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+/* Closes every fd >= 3 except those listed (which must be sorted ascending). */
+int close_all_fds_except(const int *keep, size_t n_keep);
+/* Moves FD to exactly TARGET (dup2, clearing O_CLOEXEC), closing the original. */
+int fd_move_to(int fd, int target);
+int fd_set_cloexec(int fd, bool cloexec);
+int fd_set_nonblock(int fd, bool nonblock);
+
+static inline void closedirp(DIR **d) {
+        if (*d)
+                (void) closedir(*d);
+}

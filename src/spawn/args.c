@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* berth-spawn's command line, spelled like systemd-nspawn's wherever nspawn has the option. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "args.h"
+#include "caps.h"
+#include "log.h"
+#include "name-util.h"
+#include "strv.h"
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_HOSTNAME,
+        ARG_UUID,
+        ARG_READ_ONLY,
+        ARG_AS_PID1,
+        ARG_CHDIR,
+        ARG_BIND,
+        ARG_BIND_RO,
+        ARG_TMPFS,
+        ARG_OVERLAY,
+        ARG_OVERLAY_RO,
+        ARG_VOLATILE,
+        ARG_PRIVATE_USERS,
+        ARG_PRIVATE_USERS_OWNERSHIP,
+        ARG_PRIVATE_NETWORK,
+        ARG_NETWORK_VETH,
+        ARG_CAPABILITY,
+        ARG_DROP_CAPABILITY,
+        ARG_NO_NEW_PRIVILEGES,
+        ARG_SYSTEM_CALL_FILTER,
+        ARG_CONSOLE,
+        ARG_KILL_SIGNAL,
+        ARG_REBOOT_SIGNAL,
+        ARG_NOTIFY_READY,
+        ARG_KEEP_UNIT,
+        ARG_REGISTER,
+};
+
+static void help(void) {
+        printf("berth-spawn [OPTIONS...] [COMMAND [ARGS...]]\n\n"
+               "Run a command or boot an OS tree in a container.\n\n"
+               "  -h --help                 Show this help\n"
+               "     --version              Show the version\n"
+               "  -q --quiet                Only show errors\n"
+               "Image:\n"
+               "  -D --directory=PATH       Root directory of the container\n"
+               "  -M --machine=NAME         Machine name; finds the image in the pool without -D\n"
+               "     --hostname=NAME        Hostname inside (default: the machine name)\n"
+               "     --uuid=UUID            The machine's UUID\n"
+               "     --read-only            Mount the root read-only\n"
+               "Execution:\n"
+               "  -b --boot                 Boot the init of the tree; ARGS go to init\n"
+               "     --as-pid1              Run COMMAND as PID 1 itself, without berth's stub init\n"
+               "  -u --user=USER            Run COMMAND as USER (looked up in the container)\n"
+               "     --chdir=PATH           Working directory of COMMAND\n"
+               "  -E --setenv=NAME=VALUE    Set an environment variable\n"
+               "     --kill-signal=SIGNAL   Signal that asks the container to power off\n"
+               "     --reboot-signal=SIGNAL Signal that asks the container to reboot\n"
+               "     --notify-ready=BOOL    Forward the container's READY=1 to our notify socket\n"
+               "Mounts:\n"
+               "     --bind=SRC[:DST[:OPTS]]      Bind-mount a host path (OPTS: rbind, norbind, idmap)\n"
+               "     --bind-ro=SRC[:DST[:OPTS]]   The same, read-only\n"
+               "     --tmpfs=DST[:OPTS]           Mount a tmpfs\n"
+               "     --overlay=LOWER...:UPPER:DST An overlay of host paths\n"
+               "     --overlay-ro=LOWER...:DST    A read-only overlay\n"
+               "  -x --ephemeral            Run on a throwaway snapshot of the tree\n"
+               "     --volatile[=MODE]      yes, state, overlay or no\n"
+               "Users:\n"
+               "  -U                        Same as --private-users=pick --private-users-ownership=auto\n"
+               "     --private-users[=MODE] no, yes, pick, identity, BASE[:COUNT]\n"
+               "     --private-users-ownership=MODE  auto, map, chown or off\n"
+               "Network:\n"
+               "     --private-network      Only a loopback device of its own\n"
+               "  -n --network-veth         A veth link to the host (ve-NAME / host0)\n"
+               "Security:\n"
+               "     --capability=CAPS      Keep these capabilities too\n"
+               "     --drop-capability=CAPS Drop these capabilities\n"
+               "     --no-new-privileges=BOOL  Set no_new_privs for the payload\n"
+               "     --system-call-filter=LIST  Allow (NAME) or deny (~NAME) system calls\n"
+               "Console and integration:\n"
+               "     --console=MODE         interactive, read-only, passive or pipe\n"
+               "  -P --pipe                 Same as --console=pipe\n"
+               "     --keep-unit            Run in our own unit's cgroup\n"
+               "     --register=BOOL        Register with berthd\n");
+}
+
+static int parse_boolean(const char *v) {
+        if (!v || streq(v, "yes") || streq(v, "true") || streq(v, "1") || streq(v, "on"))
+                return 1;
+        if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
+                return 0;
+        return -EINVAL;
+}
+
+static int parse_signal(const char *v) {
+        static const struct {
+                const char *name;
+                int sig;
+        } names[] = {
+                { "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
+                { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
+                { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+        };
+        const char *n = startswith(v, "SIG") ?: v, *rt;
+        char *end;
+        long k;
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (streq(n, names[i].name))
+                        return names[i].sig;
+        if ((rt = startswith(n, "RTMIN"))) {
+                k = *rt ? strtol(rt, &end, 10) : 0;
+                if (*rt && (*end || k < 0))
+                        return -EINVAL;
+                return SIGRTMIN + k <= SIGRTMAX ? (int) (SIGRTMIN + k) : -EINVAL;
+        }
+        errno = 0;
+        k = strtol(v, &end, 10);
+        if (errno || *end || k < 1 || k > SIGRTMAX)
+                return -EINVAL;
+        return (int) k;
+}
+
+static int parse_uuid(const char *v, uint8_t out[16]) {
+        size_t n = 0;
+
+        for (const char *p = v; *p; p++) {
+                unsigned x;
+
+                if (*p == '-')
+                        continue;
+                if (n >= 32 || sscanf(p, "%1x", &x) != 1)
+                        return -EINVAL;
+                out[n / 2] = (uint8_t) (n % 2 ? out[n / 2] | x : x << 4);
+                n++;
+        }
+        return n == 32 ? 0 : -EINVAL;
+}
+
+static int add_syscall_filter(Settings *s, const char *list) {
+        _cleanup_free_ char *copy = strdup(list);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " ,", &save); w; w = strtok_r(NULL, " ,", &save)) {
+                int r = w[0] == '~' ? strv_extend(&s->syscall_deny, w + 1) : strv_extend(&s->syscall_allow, w);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Absolute path of a user-given directory, without requiring it to exist (checked later). */
+static int absolute_path(const char *p, char **ret) {
+        char cwd[PATH_MAX];
+
+        if (p[0] == '/')
+                *ret = strdup(p);
+        else if (!getcwd(cwd, sizeof(cwd)))
+                return -errno;
+        else if (asprintf(ret, "%s/%s", cwd, p) < 0)
+                *ret = NULL;
+        if (!*ret)
+                return -ENOMEM;
+        /* Strip trailing slashes: "tree/" and "tree" are the same machine. */
+        for (size_t l = strlen(*ret); l > 1 && (*ret)[l - 1] == '/'; l--)
+                (*ret)[l - 1] = 0;
+        return 0;
+}
+
+#define FAIL(r, ...) do { log_error(__VA_ARGS__); return (r); } while (0)
+
+static int parse_option(Settings *s, int c, const char *arg) {
+        int r;
+
+        switch (c) {
+        case 'D':
+                free(s->directory);
+                if (absolute_path(arg, &s->directory) < 0)
+                        return log_oom();
+                s->set_mask |= SETTING_DIRECTORY;
+                break;
+        case 'M':
+                if (!machine_name_is_valid(arg))
+                        FAIL(-EINVAL, "Invalid machine name: %s", arg);
+                free(s->machine);
+                if (!(s->machine = strdup(arg)))
+                        return log_oom();
+                break;
+        case ARG_HOSTNAME:
+                if (!machine_name_is_valid(arg))
+                        FAIL(-EINVAL, "Invalid hostname: %s", arg);
+                free(s->hostname);
+                if (!(s->hostname = strdup(arg)))
+                        return log_oom();
+                s->set_mask |= SETTING_HOSTNAME;
+                break;
+        case ARG_UUID:
+                if (parse_uuid(arg, s->uuid) < 0)
+                        FAIL(-EINVAL, "Invalid UUID: %s", arg);
+                s->uuid_set = true;
+                s->set_mask |= SETTING_UUID;
+                break;
+        case ARG_READ_ONLY:
+                s->read_only = true;
+                s->set_mask |= SETTING_READ_ONLY;
+                break;
+        case 'b':
+                s->boot = true;
+                s->set_mask |= SETTING_BOOT;
+                break;
+        case ARG_AS_PID1:
+                s->as_pid1 = true;
+                s->set_mask |= SETTING_AS_PID1;
+                break;
+        case 'u':
+                free(s->user);
+                if (!(s->user = strdup(arg)))
+                        return log_oom();
+                s->set_mask |= SETTING_USER;
+                break;
+        case ARG_CHDIR:
+                if (arg[0] != '/')
+                        FAIL(-EINVAL, "--chdir= needs an absolute path: %s", arg);
+                free(s->chdir);
+                if (!(s->chdir = strdup(arg)))
+                        return log_oom();
+                s->set_mask |= SETTING_CHDIR;
+                break;
+        case 'E':
+                if (!strchr(arg, '=') || arg[0] == '=')
+                        FAIL(-EINVAL, "--setenv= needs NAME=VALUE: %s", arg);
+                if (strv_env_set(&s->environment, arg) < 0)
+                        return log_oom();
+                s->set_mask |= SETTING_ENVIRONMENT;
+                break;
+        case ARG_BIND:
+        case ARG_BIND_RO:
+        case ARG_TMPFS:
+        case ARG_OVERLAY:
+        case ARG_OVERLAY_RO: {
+                CustomMountType t = c == ARG_BIND ? CUSTOM_MOUNT_BIND : c == ARG_BIND_RO ? CUSTOM_MOUNT_BIND_RO :
+                                    c == ARG_TMPFS ? CUSTOM_MOUNT_TMPFS : c == ARG_OVERLAY ? CUSTOM_MOUNT_OVERLAY :
+                                    CUSTOM_MOUNT_OVERLAY_RO;
+                r = settings_parse_mount(s, t, arg);
+                if (r < 0)
+                        FAIL(r, "Invalid --%s= argument: %s", custom_mount_type_to_string(t), arg);
+                s->set_mask |= SETTING_CUSTOM_MOUNTS;
+                break;
+        }
+        case 'x':
+                s->ephemeral = true;
+                s->set_mask |= SETTING_EPHEMERAL;
+                break;
+        case ARG_VOLATILE: {
+                VolatileMode m = arg ? volatile_mode_from_string(arg) : VOLATILE_YES;
+                if (arg && (r = parse_boolean(arg)) >= 0)
+                        m = r ? VOLATILE_YES : VOLATILE_NO;
+                if ((int) m < 0)
+                        FAIL(-EINVAL, "Invalid --volatile= mode: %s", arg);
+                s->volatile_mode = m;
+                s->set_mask |= SETTING_VOLATILE;
+                break;
+        }
+        case 'U':
+                s->userns_mode = USERNS_PICK;
+                if (!(s->set_mask & SETTING_OWNERSHIP))
+                        s->ownership = OWNERSHIP_AUTO;
+                s->set_mask |= SETTING_USERNS;
+                break;
+        case ARG_PRIVATE_USERS:
+                if (settings_parse_private_users(s, arg ?: "yes") < 0)
+                        FAIL(-EINVAL, "Invalid --private-users= argument: %s", arg);
+                s->set_mask |= SETTING_USERNS;
+                break;
+        case ARG_PRIVATE_USERS_OWNERSHIP: {
+                UserNamespaceOwnership o = ownership_from_string(arg);
+                if ((int) o < 0)
+                        FAIL(-EINVAL, "Invalid --private-users-ownership= argument: %s", arg);
+                s->ownership = o;
+                s->set_mask |= SETTING_OWNERSHIP;
+                break;
+        }
+        case ARG_PRIVATE_NETWORK:
+                s->private_network = true;
+                s->set_mask |= SETTING_NETWORK;
+                break;
+        case 'n':
+        case ARG_NETWORK_VETH:
+                s->network_veth = true;
+                s->set_mask |= SETTING_NETWORK;
+                break;
+        case ARG_CAPABILITY:
+        case ARG_DROP_CAPABILITY: {
+                uint64_t m;
+                if (capability_list_parse(arg, &m) < 0)
+                        FAIL(-EINVAL, "Invalid capability list: %s", arg);
+                if (c == ARG_CAPABILITY)
+                        s->capability_add |= m;
+                else
+                        s->capability_drop |= m;
+                s->set_mask |= SETTING_CAPABILITY;
+                break;
+        }
+        case ARG_NO_NEW_PRIVILEGES:
+                if ((r = parse_boolean(arg)) < 0)
+                        FAIL(-EINVAL, "Invalid boolean: %s", arg);
+                s->no_new_privileges = r;
+                s->set_mask |= SETTING_NO_NEW_PRIVILEGES;
+                break;
+        case ARG_SYSTEM_CALL_FILTER:
+                if (add_syscall_filter(s, arg) < 0)
+                        return log_oom();
+                s->set_mask |= SETTING_SYSCALL_FILTER;
+                break;
+        case ARG_CONSOLE:
+        case 'P': {
+                ConsoleMode m = c == 'P' ? CONSOLE_PIPE : console_mode_from_string(arg);
+                if ((int) m < 0)
+                        FAIL(-EINVAL, "Invalid --console= mode: %s", arg);
+                s->console_mode = m;
+                s->console_mode_set = true;
+                s->set_mask |= SETTING_CONSOLE;
+                break;
+        }
+        case ARG_KILL_SIGNAL:
+        case ARG_REBOOT_SIGNAL:
+                if ((r = parse_signal(arg)) < 0)
+                        FAIL(-EINVAL, "Invalid signal: %s", arg);
+                if (c == ARG_KILL_SIGNAL) {
+                        s->kill_signal = r;
+                        s->set_mask |= SETTING_KILL_SIGNAL;
+                } else {
+                        s->reboot_signal = r;
+                        s->set_mask |= SETTING_REBOOT_SIGNAL;
+                }
+                break;
+        case ARG_NOTIFY_READY:
+                if ((r = parse_boolean(arg)) < 0)
+                        FAIL(-EINVAL, "Invalid boolean: %s", arg);
+                s->notify_ready = r;
+                s->set_mask |= SETTING_NOTIFY_READY;
+                break;
+        case ARG_KEEP_UNIT:
+                s->keep_unit = true;
+                break;
+        case ARG_REGISTER:
+                if ((r = parse_boolean(arg)) < 0)
+                        FAIL(-EINVAL, "Invalid boolean: %s", arg);
+                s->register_machine = r;
+                break;
+        case 'q':
+                log_set_max_level(LOG_ERR);
+                break;
+        default:
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int args_parse(int argc, char *argv[], Settings *s) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "quiet", no_argument, NULL, 'q' },
+                { "directory", required_argument, NULL, 'D' },
+                { "machine", required_argument, NULL, 'M' },
+                { "hostname", required_argument, NULL, ARG_HOSTNAME },
+                { "uuid", required_argument, NULL, ARG_UUID },
+                { "read-only", no_argument, NULL, ARG_READ_ONLY },
+                { "boot", no_argument, NULL, 'b' },
+                { "as-pid1", no_argument, NULL, ARG_AS_PID1 },
+                { "user", required_argument, NULL, 'u' },
+                { "chdir", required_argument, NULL, ARG_CHDIR },
+                { "setenv", required_argument, NULL, 'E' },
+                { "bind", required_argument, NULL, ARG_BIND },
+                { "bind-ro", required_argument, NULL, ARG_BIND_RO },
+                { "tmpfs", required_argument, NULL, ARG_TMPFS },
+                { "overlay", required_argument, NULL, ARG_OVERLAY },
+                { "overlay-ro", required_argument, NULL, ARG_OVERLAY_RO },
+                { "ephemeral", no_argument, NULL, 'x' },
+                { "volatile", optional_argument, NULL, ARG_VOLATILE },
+                { "private-users", optional_argument, NULL, ARG_PRIVATE_USERS },
+                { "private-users-ownership", required_argument, NULL, ARG_PRIVATE_USERS_OWNERSHIP },
+                { "private-network", no_argument, NULL, ARG_PRIVATE_NETWORK },
+                { "network-veth", no_argument, NULL, ARG_NETWORK_VETH },
+                { "capability", required_argument, NULL, ARG_CAPABILITY },
+                { "drop-capability", required_argument, NULL, ARG_DROP_CAPABILITY },
+                { "no-new-privileges", required_argument, NULL, ARG_NO_NEW_PRIVILEGES },
+                { "system-call-filter", required_argument, NULL, ARG_SYSTEM_CALL_FILTER },
+                { "console", required_argument, NULL, ARG_CONSOLE },
+                { "pipe", no_argument, NULL, 'P' },
+                { "kill-signal", required_argument, NULL, ARG_KILL_SIGNAL },
+                { "reboot-signal", required_argument, NULL, ARG_REBOOT_SIGNAL },
+                { "notify-ready", required_argument, NULL, ARG_NOTIFY_READY },
+                { "keep-unit", no_argument, NULL, ARG_KEEP_UNIT },
+                { "register", required_argument, NULL, ARG_REGISTER },
+                {}
+        };
+        int c, r;
+
+        /* "+": stop at the first non-option, so the command's own options stay its own. */
+        while ((c = getopt_long(argc, argv, "+hqD:M:bu:E:xUnP", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return 1;
+                case ARG_VERSION:
+                        printf("berth-spawn %s\n", PROJECT_VERSION);
+                        return 1;
+                case '?':
+                        return -EINVAL;
+                default:
+                        r = parse_option(s, c, optarg);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if (optind < argc) {
+                for (int i = optind; i < argc; i++)
+                        if (strv_extend(&s->parameters, argv[i]) < 0)
+                                return log_oom();
+                s->set_mask |= SETTING_COMMAND;
+        }
+        return 0;
+}

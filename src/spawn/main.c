@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* berth-spawn: boots an OS tree or runs a command in a container. */
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "container.h"
+#include "image.h"
+#include "log.h"
+#include "name-util.h"
+#include "settings-file.h"
+#include "settings.h"
+#include "strv.h"
+
+/* Fills in what the command line left open and refuses combinations that cannot work. */
+static int settings_complete(Settings *s) {
+        struct stat st;
+        int r;
+
+        if (!s->directory) {
+                if (!s->machine)
+                        return log_error_errno(-EINVAL, "Neither --directory= nor --machine= given.");
+                r = image_find(s->machine, &s->directory);
+                if (r < 0)
+                        return log_error_errno(r, "No image '%s' in the image pool: %m", s->machine);
+        }
+        if (stat(s->directory, &st) < 0)
+                return log_error_errno(negative_errno(), "Cannot use %s as the container's root: %m", s->directory);
+        if (!S_ISDIR(st.st_mode))
+                return log_error_errno(-ENOTDIR, "%s is not a directory.", s->directory);
+        if (streq(s->directory, "/"))
+                return log_error_errno(-EINVAL, "Refusing to use the host's root directory as a container.");
+
+        if (!s->machine) {
+                /* Like nspawn: the tree's directory name, when it is a valid machine name. */
+                const char *base = strrchr(s->directory, '/') + 1;
+
+                if (!machine_name_is_valid(base))
+                        return log_error_errno(-EINVAL, "Cannot derive a machine name from '%s', use --machine=.", base);
+                s->machine = strdup(base);
+                if (!s->machine)
+                        return log_oom();
+        }
+
+        r = settings_find_and_load(s, getenv("BERTH_SETTINGS_DIR") ?: SETTINGS_DIR);
+        if (r < 0)
+                return r;
+
+        if (s->boot && s->as_pid1)
+                return log_error_errno(-EINVAL, "--boot and --as-pid1 exclude each other.");
+        if (s->ephemeral && s->volatile_mode != VOLATILE_NO)
+                return log_error_errno(-EINVAL, "--ephemeral and --volatile= exclude each other.");
+        if (s->private_network && s->network_veth)
+                s->private_network = false; /* veth implies a private network */
+        if (!s->boot && strv_length(s->parameters) == 0 && strv_extend(&s->parameters, "/bin/sh") < 0)
+                return log_oom();
+        if (!s->console_mode_set)
+                s->console_mode = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) ?
+                                  CONSOLE_INTERACTIVE : CONSOLE_READ_ONLY;
+        /* Under a unit that restarts us on 133 (berth-spawn@.service), a reboot is the unit's
+         * business; run by hand, the container restarts in place. */
+        s->restart_exits = s->keep_unit;
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        _cleanup_(settings_done) Settings s;
+        int r, status = EXIT_FAILURE;
+
+        settings_init(&s);
+        log_parse_environment();
+        r = args_parse(argc, argv, &s);
+        if (r != 0)
+                return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        r = settings_complete(&s);
+        if (r < 0)
+                return EXIT_FAILURE;
+
+        for (;;) {
+                r = container_run(&s, &status);
+                if (r < 0)
+                        return EXIT_FAILURE;
+                if (r != CONTAINER_REBOOTED || s.restart_exits)
+                        break;
+                log_info("Container %s is rebooting.", s.machine);
+        }
+        return status;
+}

@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The container's file system: its root, the API file systems, masks, custom mounts, and the
+ * pivot into it.
+ *
+ * Everything is done with the fd-based mount API: every mount point inside the tree is opened
+ * with openat2(RESOLVE_IN_ROOT) and mounts are attached to that fd, so a symlink planted in the
+ * tree (/dev -> /somewhere/on/the/host) can never redirect a mount out of it (probes A01, A02). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+
+#include "log.h"
+#include "mount.h"
+#include "resolve.h"
+#include "strv.h"
+
+#define STAGING_DIR RUNTIME_DIR "/staging"
+
+/* Makes a new file system instance with KEY=VALUE options and attaches it at PATH in the tree. */
+static int mount_fs_at(int root_fd, const char *path, const char *fstype, char *const *options,
+                       unsigned attrs) {
+        _cleanup_close_ int fs_fd = -EBADF, mnt_fd = -EBADF, target_fd = -EBADF;
+
+        fs_fd = fsopen(fstype, FSOPEN_CLOEXEC);
+        if (fs_fd < 0)
+                return log_error_errno(negative_errno(), "Failed to open a %s file system: %m", fstype);
+        STRV_FOREACH(o, options) {
+                _cleanup_free_ char *key = strdup(*o);
+                char *eq;
+
+                if (!key)
+                        return log_oom();
+                eq = strchr(key, '=');
+                if (eq)
+                        *eq++ = 0;
+                if (fsconfig(fs_fd, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, key, eq, 0) < 0)
+                        return log_error_errno(negative_errno(), "Failed to set %s option %s on %s: %m",
+                                               fstype, *o, path);
+        }
+        if (fsconfig(fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return log_error_errno(negative_errno(), "Failed to create the %s file system for %s: %m",
+                                       fstype, path);
+        mnt_fd = fsmount(fs_fd, FSMOUNT_CLOEXEC, attrs);
+        if (mnt_fd < 0)
+                return log_error_errno(negative_errno(), "Failed to mount %s on %s: %m", fstype, path);
+        target_fd = mkdir_p_in_root(root_fd, path, 0755);
+        if (target_fd < 0)
+                return log_error_errno(target_fd, "Failed to make the mount point %s: %m", path);
+        if (move_mount(mnt_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return log_error_errno(negative_errno(), "Failed to attach %s on %s: %m", fstype, path);
+        return 0;
+}
+
+/* Clones the mount (tree) at FROM_FD/FROM_PATH, applies ATTRS and attaches it at PATH in the
+ * tree. A missing source with OPTIONAL is fine. */
+static int bind_at(int from_fd, const char *from_path, int root_fd, const char *path,
+                   bool recursive, unsigned attrs, int userns_fd, bool optional) {
+        _cleanup_close_ int tree_fd = -EBADF, target_fd = -EBADF;
+        struct stat st;
+
+        tree_fd = open_tree(from_fd, from_path,
+                            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+                            (recursive ? AT_RECURSIVE : 0));
+        if (tree_fd < 0) {
+                if (optional && errno == ENOENT)
+                        return 0;
+                return log_error_errno(negative_errno(), "Failed to clone the mount %s for %s: %m",
+                                       isempty(from_path) ? "(fd)" : from_path, path);
+        }
+        if (attrs) {
+                struct mount_attr a = { .attr_set = attrs, .userns_fd = (uint64_t) userns_fd };
+
+                if (mount_setattr(tree_fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0),
+                                  &a, sizeof(a)) < 0)
+                        return log_error_errno(negative_errno(), "Failed to set mount attributes for %s: %m", path);
+        }
+        if (fstat(tree_fd, &st) < 0)
+                return negative_errno();
+        target_fd = mount_point_in_root(root_fd, path, !S_ISDIR(st.st_mode), S_ISDIR(st.st_mode) ? 0755 : 0644);
+        if (target_fd < 0)
+                return log_error_errno(target_fd, "Failed to make the mount point %s: %m", path);
+        if (move_mount(tree_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return log_error_errno(negative_errno(), "Failed to attach a bind mount on %s: %m", path);
+        return 0;
+}
+
+/* Makes PATH in the tree (already a mount or not) a read-only bind of itself. */
+static int make_read_only(int root_fd, const char *path, bool optional) {
+        _cleanup_close_ int fd = open_in_root(root_fd, path, O_PATH, 0);
+
+        if (fd < 0) {
+                if (optional && fd == -ENOENT)
+                        return 0;
+                return log_error_errno(fd, "Failed to open %s: %m", path);
+        }
+        return bind_at(fd, "", root_fd, path, true, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, -1, optional);
+}
+
+static char *uid_opt(const char *key, uid_t id) {
+        char *s = NULL;
+
+        return asprintf(&s, "%s=%u", key, (unsigned) id) < 0 ? NULL : s;
+}
+
+/* tmpfs with mode and owner set so the container's root owns it in a user namespace too. */
+static int mount_tmpfs_at(int root_fd, const char *path, const char *mode, const char *size,
+                          uid_t owner, unsigned attrs) {
+        _cleanup_free_ char *uid = uid_opt("uid", owner), *gid = uid_opt("gid", owner);
+        char *opts[] = { (char *) mode, uid, gid, (char *) size, NULL };
+
+        if (!uid || !gid)
+                return log_oom();
+        return mount_fs_at(root_fd, path, "tmpfs", opts, attrs);
+}
+
+/* The root of the container, attached somewhere we can pivot into; returns its path. */
+static int setup_snapshot_root(const MountContext *c, int staging_fd, unsigned attrs, char **ret_path);
+
+static int setup_root(const MountContext *c, char **ret_path) {
+        const Settings *s = c->settings;
+        unsigned attrs = MOUNT_ATTR_NODEV | (c->idmap_root ? MOUNT_ATTR_IDMAP : 0);
+        _cleanup_close_ int host_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int staging_fd, r;
+
+        if (host_fd < 0)
+                return negative_errno();
+
+        if (!s->ephemeral && s->volatile_mode == VOLATILE_NO) {
+                /* Attach a clone of the tree over its own path: only this namespace sees it. */
+                r = bind_at(AT_FDCWD, c->directory, host_fd, c->directory, false,
+                            attrs | (s->read_only ? MOUNT_ATTR_RDONLY : 0), c->userns_fd, false);
+                if (r < 0)
+                        return r;
+                *ret_path = strdup(c->directory);
+                return *ret_path ? 0 : log_oom();
+        }
+
+        /* Snapshot modes need a scratch tmpfs, mounted on a directory of ours in this private
+         * namespace: it vanishes with the namespace, so nothing is left to clean after a crash. */
+        if (mkdir(RUNTIME_DIR, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "Failed to create %s: %m", RUNTIME_DIR);
+        if (mkdir(STAGING_DIR, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "Failed to create %s: %m", STAGING_DIR);
+        r = mount_tmpfs_at(host_fd, STAGING_DIR, "mode=0755", NULL, c->uid_shift, MOUNT_ATTR_NODEV);
+        if (r < 0)
+                return r;
+        staging_fd = open(STAGING_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (staging_fd < 0)
+                return negative_errno();
+        r = setup_snapshot_root(c, staging_fd, attrs, ret_path);
+        safe_close(staging_fd);
+        return r;
+}
+
+static int setup_snapshot_root(const MountContext *c, int staging_fd, unsigned attrs, char **ret_path) {
+        const Settings *s = c->settings;
+        int r;
+
+        if (s->volatile_mode == VOLATILE_YES) {
+                /* An empty root with the tree's /usr read-only: a fresh machine at every boot. */
+                _cleanup_close_ int tree_fd = open(c->directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_close_ int usr_fd = -EBADF;
+
+                if (tree_fd < 0)
+                        return negative_errno();
+                usr_fd = open_in_root(tree_fd, "/usr", O_PATH | O_DIRECTORY, 0);
+                if (usr_fd < 0)
+                        return log_error_errno(usr_fd, "The tree has no /usr for --volatile=yes: %m");
+                r = bind_at(usr_fd, "", staging_fd, "/usr", false, attrs | MOUNT_ATTR_RDONLY,
+                            c->userns_fd, false);
+                if (r < 0)
+                        return r;
+                *ret_path = strdup(STAGING_DIR);
+                return *ret_path ? 0 : log_oom();
+        }
+
+        if (s->volatile_mode == VOLATILE_STATE) {
+                r = bind_at(AT_FDCWD, c->directory, staging_fd, "/root", false,
+                            attrs | MOUNT_ATTR_RDONLY, c->userns_fd, false);
+                if (r < 0)
+                        return r;
+                if (asprintf(ret_path, "%s/root", STAGING_DIR) < 0)
+                        return log_oom();
+                _cleanup_close_ int root_fd = open(*ret_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (root_fd < 0)
+                        return negative_errno();
+                return mount_tmpfs_at(root_fd, "/var", "mode=0755", NULL, c->uid_shift,
+                                      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+        }
+
+        /* --ephemeral and --volatile=overlay: the tree is the lower layer of an overlay whose
+         * upper layer is the scratch tmpfs, so writes never reach the tree. */
+        {
+                _cleanup_free_ char *opts = NULL, *root = NULL;
+                struct stat st;
+
+                if (stat(c->directory, &st) < 0)
+                        return log_error_errno(negative_errno(), "Failed to stat %s: %m", c->directory);
+                r = bind_at(AT_FDCWD, c->directory, staging_fd, "/lower", false,
+                            attrs | MOUNT_ATTR_RDONLY, c->userns_fd, false);
+                if (r < 0)
+                        return r;
+                if (mkdirat(staging_fd, "upper", st.st_mode & 07777) < 0 ||
+                    mkdirat(staging_fd, "work", 0700) < 0 || mkdirat(staging_fd, "root", 0755) < 0)
+                        return negative_errno();
+                /* The overlay's root takes the upper dir's owner: the owner the tree's root has
+                 * inside the container. */
+                if (fchownat(staging_fd, "upper", st.st_uid + (c->idmap_root ? c->uid_shift : 0),
+                             st.st_gid + (c->idmap_root ? c->uid_shift : 0), 0) < 0)
+                        return negative_errno();
+                if (asprintf(&opts, "lowerdir=%1$s/lower,upperdir=%1$s/upper,workdir=%1$s/work",
+                             STAGING_DIR) < 0 || asprintf(&root, "%s/root", STAGING_DIR) < 0)
+                        return log_oom();
+                if (mount("overlay", root, "overlay", MS_NODEV, opts) < 0)
+                        return log_error_errno(negative_errno(), "Failed to mount the ephemeral overlay: %m");
+                *ret_path = TAKE_PTR(root);
+                return 0;
+        }
+}
+
+static int setup_proc(const MountContext *c, int root_fd) {
+        static const char *const masked[] = {
+                "/proc/kcore", "/proc/kallsyms", "/proc/keys", "/proc/timer_list",
+                "/proc/sysrq-trigger", "/proc/latency_stats", "/proc/sched_debug",
+                "/proc/kpagecount", "/proc/kpageflags", "/proc/kpagecgroup",
+        };
+        static const char *const read_only[] = {
+                "/proc/acpi", "/proc/apm", "/proc/asound", "/proc/bus", "/proc/fs",
+                "/proc/irq", "/proc/scsi",
+        };
+        _cleanup_close_ int net_fd = -EBADF, inacc_fd = -EBADF;
+        int r;
+
+        r = mount_fs_at(root_fd, "/proc", "proc", NULL,
+                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return r;
+
+        /* /proc/sys is the host kernel's: read-only, except the network part of a private
+         * network namespace, which belongs to the container. Clone it before sealing. */
+        if (c->private_network) {
+                _cleanup_close_ int fd = open_in_root(root_fd, "/proc/sys/net", O_PATH | O_DIRECTORY, 0);
+                if (fd < 0)
+                        return log_error_errno(fd, "Failed to open /proc/sys/net: %m");
+                net_fd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+                if (net_fd < 0)
+                        return log_error_errno(negative_errno(), "Failed to clone /proc/sys/net: %m");
+        }
+        r = make_read_only(root_fd, "/proc/sys", false);
+        if (r < 0)
+                return r;
+        if (net_fd >= 0) {
+                _cleanup_close_ int target = open_in_root(root_fd, "/proc/sys/net", O_PATH | O_DIRECTORY, 0);
+                if (target < 0)
+                        return target;
+                if (move_mount(net_fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                        return log_error_errno(negative_errno(), "Failed to attach /proc/sys/net: %m");
+        }
+
+        /* Kernel internals: covered by an empty, read-only file, so reads give nothing and
+         * opening for writing (sysrq-trigger) fails with EROFS even for container root. */
+        inacc_fd = open_in_root(root_fd, "/run/host/inaccessible", O_PATH, 0);
+        if (inacc_fd < 0)
+                return log_error_errno(inacc_fd, "Failed to open /run/host/inaccessible: %m");
+        for (size_t i = 0; i < ELEMENTSOF(masked); i++) {
+                _cleanup_close_ int present = open_in_root(root_fd, masked[i], O_PATH, 0);
+
+                /* Not every kernel has every file (no kcore without CONFIG_PROC_KCORE). */
+                if (present < 0)
+                        continue;
+                r = bind_at(inacc_fd, "", root_fd, masked[i], false,
+                            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                            -1, true);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(read_only); i++) {
+                r = make_read_only(root_fd, read_only[i], true);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int setup_sys(int root_fd) {
+        int r;
+
+        r = mount_fs_at(root_fd, "/sys", "sysfs", NULL,
+                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return r;
+        /* Our cgroup namespace makes this the container's own subtree, writable by it. */
+        return mount_fs_at(root_fd, "/sys/fs/cgroup", "cgroup2", NULL,
+                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+}
+
+static int setup_dev(const MountContext *c, int root_fd) {
+        static const struct {
+                const char *name;
+                unsigned major, minor;
+        } nodes[] = {
+                { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+                { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+        };
+        static const char *const links[][2] = {
+                { "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
+                { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+                { "ptmx", "pts/ptmx" },
+        };
+        _cleanup_close_ int dev_fd = -EBADF;
+        _cleanup_free_ char *gid = uid_opt("gid", c->uid_shift + 5);
+        char *pts_opts[] = { (char *) "newinstance", (char *) "ptmxmode=0666", (char *) "mode=0620", gid, NULL };
+        int r;
+
+        if (!gid)
+                return log_oom();
+        r = mount_tmpfs_at(root_fd, "/dev", "mode=0755", "size=4m", c->uid_shift, MOUNT_ATTR_NOSUID);
+        if (r < 0)
+                return r;
+        dev_fd = open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY, 0);
+        if (dev_fd < 0)
+                return dev_fd;
+
+        for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
+                if (mknodat(dev_fd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0)
+                        return log_error_errno(negative_errno(), "Failed to create /dev/%s: %m", nodes[i].name);
+                /* mknod honours the umask; the nodes must be usable by everyone. */
+                if (fchmodat(dev_fd, nodes[i].name, 0666, 0) < 0)
+                        return negative_errno();
+                if (c->uid_shift && fchownat(dev_fd, nodes[i].name, c->uid_shift, c->uid_shift, 0) < 0)
+                        return negative_errno();
+        }
+        for (size_t i = 0; i < ELEMENTSOF(links); i++)
+                if (symlinkat(links[i][1], dev_fd, links[i][0]) < 0)
+                        return negative_errno();
+        if (mkdirat(dev_fd, "pts", 0755) < 0 || mkdirat(dev_fd, "shm", 01777) < 0 ||
+            mkdirat(dev_fd, "mqueue", 0755) < 0)
+                return negative_errno();
+
+        r = mount_fs_at(root_fd, "/dev/pts", "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return r;
+        r = mount_tmpfs_at(root_fd, "/dev/shm", "mode=01777", "size=20%", c->uid_shift,
+                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (r < 0)
+                return r;
+        r = mount_fs_at(root_fd, "/dev/mqueue", "mqueue", NULL,
+                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        if (r < 0)
+                return r;
+        if (c->console_path) {
+                r = bind_at(AT_FDCWD, c->console_path, root_fd, "/dev/console", false,
+                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, -1, false);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* /run/host: what the host tells the container (os-release, the notify socket, the files
+ * used to mask kernel interfaces), read-only once set up. */
+static int setup_run(const MountContext *c, int root_fd, int *ret_notify_fd) {
+        _cleanup_close_ int host_fd = -EBADF, notify_fd = -EBADF, cwd_fd = -EBADF;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "notify" };
+        int r, one = 1;
+
+        r = mount_tmpfs_at(root_fd, "/run", "mode=0755", "size=20%", c->uid_shift,
+                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (r < 0)
+                return r;
+        host_fd = mkdir_p_in_root(root_fd, "/run/host", 0755);
+        if (host_fd < 0)
+                return host_fd;
+
+        if (c->os_release) {
+                r = write_file_in_root(host_fd, "os-release", c->os_release, 0444);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to write /run/host/os-release: %m");
+        }
+        if (mknodat(host_fd, "inaccessible", S_IFREG | 0000, 0) < 0 ||
+            fchmodat(host_fd, "inaccessible", 0000, 0) < 0)
+                return log_error_errno(negative_errno(), "Failed to create /run/host/inaccessible: %m");
+        r = write_file_in_root(host_fd, "container-manager", "berth\n", 0444);
+        if (r < 0)
+                return r;
+
+        /* bind() takes a path: bind relative to /run/host via the cwd, never via a string
+         * that the tree could redirect. */
+        notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (notify_fd < 0)
+                return negative_errno();
+        cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (cwd_fd < 0 || fchdir(host_fd) < 0)
+                return negative_errno();
+        r = bind(notify_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ? negative_errno() : 0;
+        (void) fchdir(cwd_fd);
+        if (r < 0)
+                return log_error_errno(r, "Failed to bind /run/host/notify: %m");
+        if (fchmodat(host_fd, "notify", 0777, 0) < 0 ||
+            setsockopt(notify_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+                return negative_errno();
+
+        r = make_read_only(root_fd, "/run/host", false);
+        if (r < 0)
+                return r;
+        *ret_notify_fd = TAKE_FD(notify_fd);
+        return 0;
+}
+
+/* A transient machine ID for trees that have none (missing or empty). systemd trees are left
+ * alone: systemd makes its own transient ID from $container_uuid and later commits it, which a
+ * mount of ours (locked in a user namespace) would make impossible. */
+static int setup_machine_id(const MountContext *c, int root_fd) {
+        _cleanup_free_ char *line = NULL, *old = NULL;
+        _cleanup_close_ int run_fd = -EBADF, src = -EBADF;
+        int r;
+
+        if (c->init_kind == INIT_SYSTEMD && c->settings->boot)
+                return 0;
+        r = read_file_in_root(root_fd, "/etc/machine-id", 4096, &old);
+        if (r >= 0 && strspn(old, " \n\t") != strlen(old))
+                return 0;
+        if (r < 0 && r != -ENOENT)
+                return 0; /* something odd the OS put there (a FIFO, a huge file): its business */
+        run_fd = open_in_root(root_fd, "/run", O_PATH | O_DIRECTORY, 0);
+        if (run_fd < 0)
+                return run_fd;
+        if (asprintf(&line, "%s\n", c->machine_id) < 0)
+                return log_oom();
+        r = write_file_in_root(run_fd, "machine-id", line, 0444);
+        if (r < 0)
+                return r;
+        src = open_in_root(run_fd, "machine-id", O_PATH, 0);
+        if (src < 0)
+                return src;
+        r = bind_at(src, "", root_fd, "/etc/machine-id", false, MOUNT_ATTR_RDONLY, -1, false);
+        /* A read-only tree cannot get the mount point: then the ID lives in /run only. */
+        return r == -EROFS ? 0 : r;
+}
+
+static int setup_custom_mounts(const MountContext *c, int root_fd) {
+        const Settings *s = c->settings;
+        int r;
+
+        for (size_t i = 0; i < s->n_mounts; i++) {
+                const CustomMount *m = &s->mounts[i];
+
+                switch (m->type) {
+                case CUSTOM_MOUNT_BIND:
+                case CUSTOM_MOUNT_BIND_RO: {
+                        bool idmap = m->options && streq(m->options, "idmap") && c->userns_fd >= 0;
+                        unsigned attrs = MOUNT_ATTR_NODEV |
+                                         (m->type == CUSTOM_MOUNT_BIND_RO ? MOUNT_ATTR_RDONLY : 0) |
+                                         (idmap ? MOUNT_ATTR_IDMAP : 0);
+                        bool recursive = !(m->options && streq(m->options, "norbind"));
+
+                        r = bind_at(AT_FDCWD, m->source, root_fd, m->destination, recursive, attrs,
+                                    c->userns_fd, false);
+                        break;
+                }
+                case CUSTOM_MOUNT_TMPFS: {
+                        _cleanup_strv_free_ char **opts = NULL;
+                        char *save = NULL;
+                        _cleanup_free_ char *copy = strdup(strempty(m->options)), *uid = NULL, *gid = NULL;
+
+                        if (!copy)
+                                return log_oom();
+                        if (!(uid = uid_opt("uid", c->uid_shift)) || !(gid = uid_opt("gid", c->uid_shift)) ||
+                            strv_extend(&opts, "mode=0755") < 0 || strv_extend(&opts, uid) < 0 ||
+                            strv_extend(&opts, gid) < 0)
+                                return log_oom();
+                        for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save))
+                                if (strv_extend(&opts, o) < 0)
+                                        return log_oom();
+                        r = mount_fs_at(root_fd, m->destination, "tmpfs", opts, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+                        break;
+                }
+                case CUSTOM_MOUNT_OVERLAY:
+                case CUSTOM_MOUNT_OVERLAY_RO: {
+                        _cleanup_free_ char *lower = NULL, *opts = NULL, *work = NULL;
+                        _cleanup_close_ int target = -EBADF;
+                        char target_path[64];
+                        size_t n = 0;
+
+                        STRV_FOREACH(l, m->lower)
+                                n += strlen(*l) + 1;
+                        lower = calloc(1, n + 1);
+                        if (!lower)
+                                return log_oom();
+                        STRV_FOREACH(l, m->lower) {
+                                if (*lower)
+                                        strcat(lower, ":");
+                                strcat(lower, *l);
+                        }
+                        if (m->upper) {
+                                /* overlayfs needs a work dir on the upper's file system. */
+                                if (asprintf(&work, "%s/../.berth-overlay-work", m->upper) < 0 ||
+                                    (mkdir(work, 0700) < 0 && errno != EEXIST) ||
+                                    asprintf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, m->upper, work) < 0)
+                                        return log_error_errno(-errno ?: -ENOMEM, "Failed to prepare overlay %s: %m", m->destination);
+                        } else if (asprintf(&opts, "lowerdir=%s", lower) < 0)
+                                return log_oom();
+                        target = mkdir_p_in_root(root_fd, m->destination, 0755);
+                        if (target < 0)
+                                return log_error_errno(target, "Failed to make the mount point %s: %m", m->destination);
+                        snprintf(target_path, sizeof(target_path), "/proc/self/fd/%d", target);
+                        r = mount("overlay", target_path, "overlay",
+                                  MS_NODEV | (m->upper ? 0 : MS_RDONLY), opts) < 0 ? negative_errno() : 0;
+                        if (r < 0)
+                                log_error_errno(r, "Failed to mount the overlay on %s: %m", m->destination);
+                        break;
+                }
+                case _CUSTOM_MOUNT_MAX:
+                case _CUSTOM_MOUNT_INVALID:
+                default:
+                        r = -EINVAL;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int pivot_into(int root_fd) {
+        /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
+         * nothing of the host reachable (probes A36, A37), which chroot alone would not. */
+        if (fchdir(root_fd) < 0)
+                return log_error_errno(negative_errno(), "Failed to enter the new root: %m");
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return log_error_errno(negative_errno(), "Failed to pivot into the new root: %m");
+        if (umount2(".", MNT_DETACH) < 0)
+                return log_error_errno(negative_errno(), "Failed to detach the old root: %m");
+        if (chdir("/") < 0)
+                return negative_errno();
+        return 0;
+}
+
+int mount_setup(const MountContext *c, int *ret_notify_fd) {
+        _cleanup_free_ char *root_path = NULL;
+        _cleanup_close_ int root_fd = -EBADF, notify_fd = -EBADF;
+        int r;
+
+        /* Nothing mounted from here on may propagate back to the host (probe A38). */
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return log_error_errno(negative_errno(), "Failed to make our mounts private: %m");
+
+        r = setup_root(c, &root_path);
+        if (r < 0)
+                return r;
+        root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root_fd < 0)
+                return log_error_errno(negative_errno(), "Failed to open the new root %s: %m", root_path);
+
+        /* /run first: the others use /run/host/inaccessible. */
+        r = setup_run(c, root_fd, &notify_fd);
+        if (r < 0)
+                return r;
+        r = setup_proc(c, root_fd);
+        if (r < 0)
+                return r;
+        r = setup_sys(root_fd);
+        if (r < 0)
+                return r;
+        r = setup_dev(c, root_fd);
+        if (r < 0)
+                return r;
+        r = mount_tmpfs_at(root_fd, "/tmp", "mode=01777", NULL, c->uid_shift,
+                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (r < 0)
+                return r;
+        r = setup_machine_id(c, root_fd);
+        if (r < 0)
+                return r;
+        r = setup_custom_mounts(c, root_fd);
+        if (r < 0)
+                return r;
+        r = pivot_into(root_fd);
+        if (r < 0)
+                return r;
+        *ret_notify_fd = TAKE_FD(notify_fd);
+        return 0;
+}
