@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Path access inside a container tree that never escapes it (openat2 with RESOLVE_IN_ROOT). */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -115,6 +116,7 @@ int mkdir_p_in_root(int root_fd, const char *path, mode_t mode) {
 int mount_point_in_root(int root_fd, const char *path, bool is_file, mode_t mode) {
         _cleanup_close_ int dir_fd = -EBADF;
         _cleanup_free_ char *name = NULL;
+        struct stat st;
         int fd;
 
         if (!is_file)
@@ -130,28 +132,32 @@ int mount_point_in_root(int root_fd, const char *path, bool is_file, mode_t mode
         fd = openat(dir_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                safe_close(fd);
+                return -EEXIST;
+        }
         return fd;
 }
 
 int write_file_in_root(int root_fd, const char *path, const char *content, mode_t mode) {
         _cleanup_close_ int dir_fd = -EBADF, fd = -EBADF;
-        _cleanup_free_ char *name = NULL;
+        _cleanup_free_ char *name = NULL, *tmp = NULL;
         struct stat st;
         size_t n = strlen(content);
+        int r = 0;
 
         dir_fd = open_parent_in_root(root_fd, path, true, &name);
         if (dir_fd < 0)
                 return dir_fd;
-        /* Replace a symlink instead of following it: the host must never write through a link
-         * that the tree planted (probe A01). */
-        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0) {
-                if (S_ISLNK(st.st_mode)) {
-                        if (unlinkat(dir_fd, name, 0) < 0)
-                                return negative_errno();
-                } else if (!S_ISREG(st.st_mode))
-                        return -EEXIST;
-        }
-        fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode);
+        /* Only a regular file (or a symlink, which is replaced, never followed: probe A01) may
+         * stand where we write. */
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+                return -EEXIST;
+        /* A new inode renamed into place: never writes through a hard link into a file elsewhere,
+         * never opens whatever might be swapped in meanwhile, and readers see old or new. */
+        if (asprintf(&tmp, ".#berth%s.%08x", name, (unsigned) random()) < 0)
+                return -ENOMEM;
+        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode);
         if (fd < 0)
                 return negative_errno();
         while (n > 0) {
@@ -159,18 +165,27 @@ int write_file_in_root(int root_fd, const char *path, const char *content, mode_
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return negative_errno();
+                        r = negative_errno();
+                        break;
                 }
                 content += k;
                 n -= (size_t) k;
         }
-        return 0;
+        if (r == 0 && fchmod(fd, mode) < 0)
+                r = negative_errno();
+        if (r == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)
+                r = negative_errno();
+        if (r < 0)
+                (void) unlinkat(dir_fd, tmp, 0);
+        return r;
 }
 
 int read_fd_full(int fd, size_t max, char **ret, size_t *ret_size) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0, alloc = 0;
 
+        /* max + 1 below must not wrap. */
+        max = MIN(max, (size_t) SSIZE_MAX - 1);
         for (;;) {
                 ssize_t k;
 
@@ -210,16 +225,22 @@ int read_fd_full(int fd, size_t max, char **ret, size_t *ret_size) {
 }
 
 int read_file_in_root(int root_fd, const char *path, size_t max, char **ret) {
-        _cleanup_close_ int fd = openat2_in_root(root_fd, path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
+        _cleanup_close_ int pfd = openat2_in_root(root_fd, path, O_PATH, 0), fd = -EBADF;
+        char self[64];
         struct stat st;
 
-        if (fd < 0)
-                return fd;
-        /* Never block on a FIFO or read a device the tree put there. */
-        if (fstat(fd, &st) < 0)
+        if (pfd < 0)
+                return pfd;
+        /* Look before opening: opening a device node the tree planted would run its driver's
+         * open on the host, and a FIFO would block us. The O_PATH fd pins the inode checked. */
+        if (fstat(pfd, &st) < 0)
                 return negative_errno();
         if (!S_ISREG(st.st_mode))
                 return -EBADFD;
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+        fd = open(self, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
         return read_fd_full(fd, max, ret, NULL);
 }
 

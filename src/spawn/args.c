@@ -10,6 +10,7 @@
 #include "caps.h"
 #include "log.h"
 #include "name-util.h"
+#include "parse-util.h"
 #include "strv.h"
 
 enum {
@@ -87,43 +88,6 @@ static void help(void) {
                "  -P --pipe                 Same as --console=pipe\n"
                "     --keep-unit            Run in our own unit's cgroup\n"
                "     --register=BOOL        Register with berthd\n");
-}
-
-static int parse_boolean(const char *v) {
-        if (!v || streq(v, "yes") || streq(v, "true") || streq(v, "1") || streq(v, "on"))
-                return 1;
-        if (streq(v, "no") || streq(v, "false") || streq(v, "0") || streq(v, "off"))
-                return 0;
-        return -EINVAL;
-}
-
-static int parse_signal(const char *v) {
-        static const struct {
-                const char *name;
-                int sig;
-        } names[] = {
-                { "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "KILL", SIGKILL },
-                { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "TERM", SIGTERM }, { "PWR", SIGPWR },
-                { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-        };
-        const char *n = startswith(v, "SIG") ?: v, *rt;
-        char *end;
-        long k;
-
-        for (size_t i = 0; i < ELEMENTSOF(names); i++)
-                if (streq(n, names[i].name))
-                        return names[i].sig;
-        if ((rt = startswith(n, "RTMIN"))) {
-                k = *rt ? strtol(rt, &end, 10) : 0;
-                if (*rt && (*end || k < 0))
-                        return -EINVAL;
-                return SIGRTMIN + k <= SIGRTMAX ? (int) (SIGRTMIN + k) : -EINVAL;
-        }
-        errno = 0;
-        k = strtol(v, &end, 10);
-        if (errno || *end || k < 1 || k > SIGRTMAX)
-                return -EINVAL;
-        return (int) k;
 }
 
 static int parse_uuid(const char *v, uint8_t out[16]) {
@@ -331,7 +295,7 @@ static int parse_option(Settings *s, int c, const char *arg) {
         }
         case ARG_KILL_SIGNAL:
         case ARG_REBOOT_SIGNAL:
-                if ((r = parse_signal(arg)) < 0)
+                if ((r = signal_from_string(arg)) < 0)
                         FAIL(-EINVAL, "Invalid signal: %s", arg);
                 if (c == ARG_KILL_SIGNAL) {
                         s->kill_signal = r;

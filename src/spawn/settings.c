@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse-util.h"
 #include "settings.h"
 #include "strv.h"
 
@@ -202,8 +203,8 @@ int settings_parse_mount(Settings *s, CustomMountType type, const char *spec) {
                 break;
         case CUSTOM_MOUNT_OVERLAY:
         case CUSTOM_MOUNT_OVERLAY_RO: {
-                /* "LOWER:[...:]UPPER:DST" (writable), "LOWER:[...:]DST" (read-only). A lone
-                 * "PATH" means the same path as layer and destination. */
+                /* "LOWER:[...:]UPPER:DST" (writable), "LOWER:[...:]DST" (read-only): at least
+                 * one layer and a destination. */
                 _cleanup_strv_free_ char **lower = NULL;
                 size_t n_lower;
 
@@ -244,7 +245,8 @@ static int parse_uid(const char *s, uid_t *ret) {
         unsigned long long v;
         char *end;
 
-        if (isempty(s) || s[0] == '-' || s[0] == '+')
+        /* Digits only: strtoull() would also take blanks and signs. */
+        if (isempty(s) || strspn(s, "0123456789") != strlen(s))
                 return -EINVAL;
         errno = 0;
         v = strtoull(s, &end, 10);
@@ -256,12 +258,15 @@ static int parse_uid(const char *s, uid_t *ret) {
 
 int settings_parse_private_users(Settings *s, const char *value) {
         const char *colon;
+        int b;
 
-        if (streq(value, "no") || streq(value, "false") || streq(value, "0")) {
+        /* Booleans first, as nspawn reads them: "1" is yes, not UID base 1. */
+        b = parse_boolean(value);
+        if (b == 0) {
                 s->userns_mode = USERNS_NO;
                 return 0;
         }
-        if (streq(value, "yes") || streq(value, "true") || streq(value, "pick")) {
+        if (b > 0 || streq(value, "pick")) {
                 /* Like nspawn: "yes" without a base picks a range. */
                 s->userns_mode = USERNS_PICK;
                 s->uid_range = 0x10000;

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Parsers for the small values users write on command lines and in settings files. */
+#pragma once
+
+/* yes/no/true/false/on/off/1/0/y/n/t/f in any case: 1, 0, or -EINVAL. */
+int parse_boolean(const char *v);
+/* Digits only (no sign, no blanks), at most MAX. */
+int parse_small_uint(const char *s, unsigned max, unsigned *ret);
+/* "SIGTERM", "TERM", "SIGRTMIN+3", "RTMAX-1" or a number: the signal, or -EINVAL. */
+int signal_from_string(const char *s);
