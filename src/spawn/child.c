@@ -16,7 +16,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "network.h"
-#include "seccomp.h"
+#include "seccomp-filter.h"
 #include "stub-init.h"
 #include "strv.h"
 #include "sync.h"
@@ -69,13 +69,12 @@ static int seal(const ChildContext *c) {
         (void) sigprocmask(SIG_SETMASK, &none, NULL);
         if (s->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return log_error_errno(negative_errno(), "Failed to set no_new_privs: %m");
-        r = caps_apply(c->caps_keep);
-        if (r < 0)
-                return log_error_errno(r, "Failed to drop capabilities: %m");
+        /* The filter first: installing it needs CAP_SYS_ADMIN (or no_new_privs), which the
+         * payload may be about to lose. Both log their own errors. */
         r = seccomp_apply(s, c->caps_keep);
         if (r < 0)
-                return log_error_errno(r, "Failed to install the system call filter: %m");
-        return 0;
+                return r;
+        return caps_apply(c->caps_keep);
 }
 
 _Noreturn static void exec_command(const ChildContext *c) {
@@ -184,10 +183,10 @@ _Noreturn void child_run(const ChildContext *c) {
 
         if (sethostname(c->hostname, strlen(c->hostname)) < 0)
                 fail(c->sync_fd, log_error_errno(negative_errno(), "Failed to set the hostname: %m"));
-        if (c->settings->private_network) {
+        if (c->mount.private_network) {
                 r = network_loopback_up();
                 if (r < 0)
-                        fail(c->sync_fd, log_error_errno(r, "Failed to bring up the loopback device: %m"));
+                        fail(c->sync_fd, r);
         }
 
         r = sync_send(c->sync_fd, SYNC_SETUP_DONE, 0, notify_fd);

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The payload's syscall filter: a default deny list, precompiled at build time, or one built at
  * start with libseccomp when the user changes it. */
-#ifndef BERTH_SPAWN_SECCOMP_H
-#define BERTH_SPAWN_SECCOMP_H
+#pragma once
 
 #include <linux/filter.h>
 #include <stdbool.h>
@@ -27,20 +26,3 @@ void seccomp_default_program(const struct sock_filter **ret, size_t *ret_n);
 int seccomp_build_program(const Settings *s, uint64_t caps_keep,
                           struct sock_filter **ret, size_t *ret_n, const char **ret_bad_name);
 
-#endif
-
-/* This file's name shadows libseccomp's <seccomp.h> for everything compiled with src/spawn on the
- * include path (meson adds a target's own directory), so it hands such includes on to the real
- * header. It must not use #pragma once: when it was found as "seccomp.h" next to the includer,
- * #include_next searches from the start of the path and meets this file once more, and only that
- * second pass (found through the path) can reach libseccomp's header. */
-#ifndef SCMP_VER_MAJOR
-#  ifdef __clang__
-#    pragma clang diagnostic push
-#    pragma clang diagnostic ignored "-Winclude-next-absolute-path"
-#  endif
-#  include_next <seccomp.h>
-#  ifdef __clang__
-#    pragma clang diagnostic pop
-#  endif
-#endif
