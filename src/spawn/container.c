@@ -152,6 +152,7 @@ static int prepare_ownership(Container *c, const char *dir, int userns_fd) {
         const Settings *s = c->settings;
         UserNamespaceOwnership o = s->ownership;
         _cleanup_close_ int dir_fd = -EBADF;
+        struct stat st;
         int r;
 
         if (s->userns_mode == USERNS_NO || s->userns_mode == USERNS_IDENTITY || o == OWNERSHIP_OFF)
@@ -159,9 +160,18 @@ static int prepare_ownership(Container *c, const char *dir, int userns_fd) {
         dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dir_fd < 0)
                 return negative_errno();
+        if (fstat(dir_fd, &st) < 0)
+                return negative_errno();
+        /* A tree chowned for a user namespace earlier is based at its root's owner: mapping it
+         * from 0 would be wrong, so auto keeps shifting it, and map first shifts it back. */
         if (o == OWNERSHIP_AUTO)
-                o = ownership_idmap_supported(dir_fd, userns_fd) ? OWNERSHIP_MAP : OWNERSHIP_CHOWN;
+                o = st.st_uid == 0 && ownership_idmap_supported(dir_fd, userns_fd) ? OWNERSHIP_MAP : OWNERSHIP_CHOWN;
         if (o == OWNERSHIP_MAP) {
+                if (st.st_uid != 0) {
+                        r = ownership_chown_tree(dir, 0, s->uid_range);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to shift the owners of %s back to 0: %m", dir);
+                }
                 c->idmap_root = true;
                 return 0;
         }
@@ -431,7 +441,7 @@ static int start(Container *c, const char *dir) {
         if (s->network_veth) {
                 r = network_veth_create(s->machine, c->pid, &c->veth);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to create the veth link: %m");
+                        return r;
         }
         return sync_send(c->sync_fd, SYNC_GO, 0, -1);
 }
