@@ -158,6 +158,26 @@ static int setup_root(const MountContext *c, char **ret_path) {
         return r;
 }
 
+/* A merged-/usr tree has /bin, /sbin, /lib... as links into /usr: an empty root needs them too,
+ * or nothing could run before an init recreated them. Only links pointing into usr/ are copied. */
+static int copy_usr_links(int tree_fd, int staging_fd) {
+        static const char *const names[] = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                char target[64];
+                ssize_t n = readlinkat(tree_fd, names[i], target, sizeof(target) - 1);
+
+                if (n < 0)
+                        continue;
+                target[n] = 0;
+                if (!startswith(target, "usr/") && !startswith(target, "/usr/"))
+                        continue;
+                if (symlinkat(target, staging_fd, names[i]) < 0 && errno != EEXIST)
+                        return negative_errno();
+        }
+        return 0;
+}
+
 static int setup_snapshot_root(const MountContext *c, int staging_fd, unsigned attrs, char **ret_path) {
         const Settings *s = c->settings;
         int r;
@@ -176,6 +196,9 @@ static int setup_snapshot_root(const MountContext *c, int staging_fd, unsigned a
                             c->userns_fd, false);
                 if (r < 0)
                         return r;
+                r = copy_usr_links(tree_fd, staging_fd);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to link /bin, /sbin and /lib into /usr: %m");
                 *ret_path = strdup(STAGING_DIR);
                 return *ret_path ? 0 : log_oom();
         }
@@ -418,7 +441,7 @@ static int setup_run(const MountContext *c, int root_fd, int *ret_notify_fd) {
  * mount of ours (locked in a user namespace) would make impossible. */
 static int setup_machine_id(const MountContext *c, int root_fd) {
         _cleanup_free_ char *line = NULL, *old = NULL;
-        _cleanup_close_ int run_fd = -EBADF, src = -EBADF;
+        _cleanup_close_ int run_fd = -EBADF, src = -EBADF, target = -EBADF;
         int r;
 
         if (c->init_kind == INIT_SYSTEMD && c->settings->boot)
@@ -436,12 +459,18 @@ static int setup_machine_id(const MountContext *c, int root_fd) {
         r = write_file_in_root(run_fd, "machine-id", line, 0444);
         if (r < 0)
                 return r;
-        src = open_in_root(run_fd, "machine-id", O_PATH, 0);
-        if (src < 0)
-                return src;
-        r = bind_at(src, "", root_fd, "/etc/machine-id", false, MOUNT_ATTR_RDONLY, -1, false);
         /* A read-only tree cannot get the mount point: then the ID lives in /run only. */
-        return r == -EROFS ? 0 : r;
+        target = mount_point_in_root(root_fd, "/etc/machine-id", true, 0444);
+        if (target == -EROFS)
+                return 0;
+        if (target < 0)
+                return log_error_errno(target, "Failed to make the mount point /etc/machine-id: %m");
+        src = open_tree(run_fd, "machine-id", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        if (src < 0)
+                return log_error_errno(negative_errno(), "Failed to clone /run/machine-id: %m");
+        if (move_mount(src, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                return log_error_errno(negative_errno(), "Failed to mount /etc/machine-id: %m");
+        return 0;
 }
 
 static int setup_custom_mounts(const MountContext *c, int root_fd) {
