@@ -7,6 +7,7 @@
  * tree (/dev -> /somewhere/on/the/host) can never redirect a mount out of it (probes A01, A02). */
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -323,6 +324,15 @@ static int setup_sys(int root_fd) {
                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
 }
 
+/* Through an idmapped root, only IDs the container knows can create files: host root cannot
+ * (EOVERFLOW). Mount points and files in the tree are therefore made as the container's root.
+ * The fs capabilities (CAP_MKNOD among them) drop while the fsuid is not 0, so device nodes are
+ * made with the fsuid back at 0. */
+static void set_fsids(uid_t id) {
+        (void) setfsuid(id);
+        (void) setfsgid(id);
+}
+
 static int setup_dev(const MountContext *c, int root_fd) {
         static const struct {
                 const char *name;
@@ -350,15 +360,23 @@ static int setup_dev(const MountContext *c, int root_fd) {
         if (dev_fd < 0)
                 return dev_fd;
 
+        set_fsids(0);
         for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
-                if (mknodat(dev_fd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0)
-                        return log_error_errno(negative_errno(), "Failed to create /dev/%s: %m", nodes[i].name);
+                if (mknodat(dev_fd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0) {
+                        r = log_error_errno(negative_errno(), "Failed to create /dev/%s: %m", nodes[i].name);
+                        break;
+                }
                 /* mknod honours the umask; the nodes must be usable by everyone. */
-                if (fchmodat(dev_fd, nodes[i].name, 0666, 0) < 0)
-                        return negative_errno();
-                if (c->uid_shift && fchownat(dev_fd, nodes[i].name, c->uid_shift, c->uid_shift, 0) < 0)
-                        return negative_errno();
+                if (fchmodat(dev_fd, nodes[i].name, 0666, 0) < 0 ||
+                    (c->uid_shift && fchownat(dev_fd, nodes[i].name, c->uid_shift, c->uid_shift, 0) < 0)) {
+                        r = negative_errno();
+                        break;
+                }
         }
+        if (c->idmap_root)
+                set_fsids(c->uid_shift);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < ELEMENTSOF(links); i++)
                 if (symlinkat(links[i][1], dev_fd, links[i][0]) < 0)
                         return negative_errno();
@@ -585,6 +603,8 @@ int mount_setup(const MountContext *c, int *ret_notify_fd) {
         root_fd = open(root_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0)
                 return log_error_errno(negative_errno(), "Failed to open the new root %s: %m", root_path);
+        if (c->idmap_root)
+                set_fsids(c->uid_shift);
 
         /* /run first: the others use /run/host/inaccessible. */
         r = setup_run(c, root_fd, &notify_fd);
