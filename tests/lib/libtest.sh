@@ -25,8 +25,9 @@ check() {
 	local desc=$1; shift
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
+# Values may span lines: the message keeps them on the one TAP line.
 check_eq() {
-	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3 (expected '$2', got '$1')"; fi
+	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3 (expected '${2//$'\n'/\\n}', got '${1//$'\n'/\\n}')"; fi
 }
 
 tap_done() {
@@ -74,8 +75,21 @@ leak_snapshot() {
 		echo "== cgroups"; find /sys/fs/cgroup/unified -mindepth 1 -type d 2>/dev/null | sort
 		echo "== links"; ip -o link 2>/dev/null | awk -F': ' '{print $2}' | sort
 		echo "== loop"; losetup -a 2>/dev/null | cut -d: -f1 | sort
-		echo "== procs"; ps -eo pid=,args= | grep -E '[b]erth-spawn' | awk '{print $1}' | sort
+		echo "== procs"; _descendants $$ | sort
 	}
+}
+# Our own descendants that are runtime processes (other tests may run beside us): a container
+# whose supervisor died shows up in the cgroup list instead.
+_descendants() {
+	ps -eo pid=,ppid=,comm= | awk -v root="$1" '
+		{ parent[$1] = $2; comm[$1] = $3 }
+		END {
+			for (p in parent) {
+				q = p
+				while (q in parent && q != root && q > 1) q = parent[q]
+				if (q == root && (comm[p] ~ /^berth/ || comm[p] == "init")) print p
+			}
+		}'
 }
 leak_begin() { _leak_before=$(leak_snapshot); }
 leak_check() {
