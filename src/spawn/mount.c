@@ -528,8 +528,16 @@ static int setup_custom_mounts(const MountContext *c, int root_fd) {
                         r = mount_fs_at(root_fd, m->destination, "tmpfs", opts, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
                         break;
                 }
-                case CUSTOM_MOUNT_OVERLAY:
-                case CUSTOM_MOUNT_OVERLAY_RO: {
+                case CUSTOM_MOUNT_OVERLAY_RO:
+                        /* overlayfs wants two layers at least when nothing is writable; one
+                         * layer read-only is just a read-only bind. */
+                        if (strv_length(m->lower) == 1) {
+                                r = bind_at(AT_FDCWD, m->lower[0], root_fd, m->destination, true,
+                                            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV, -1, false);
+                                break;
+                        }
+                        _fallthrough_;
+                case CUSTOM_MOUNT_OVERLAY: {
                         _cleanup_free_ char *lower = NULL, *opts = NULL, *work = NULL;
                         _cleanup_close_ int target = -EBADF;
                         char target_path[64];

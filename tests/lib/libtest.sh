@@ -26,8 +26,16 @@ check() {
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
 # Values may span lines: the message keeps them on the one TAP line.
+# Long values are shown as a diff on stderr instead.
 check_eq() {
-	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3 (expected '${2//$'\n'/\\n}', got '${1//$'\n'/\\n}')"; fi
+	if [ "$1" = "$2" ]; then
+		ok "$3"
+	elif [ ${#1} -gt 200 ] || [ ${#2} -gt 200 ]; then
+		not_ok "$3 (differs, see the diff below)"
+		diff <(echo "$2") <(echo "$1") | head -40 | sed 's/^/# /' >&2
+	else
+		not_ok "$3 (expected '${2//$'\n'/\\n}', got '${1//$'\n'/\\n}')"
+	fi
 }
 
 tap_done() {
