@@ -151,7 +151,7 @@ _Noreturn static void exec_payload(const ChildContext *c) {
                         (void) sigprocmask(SIG_SETMASK, &none, NULL);
                         exec_command(c);
                 }
-                stub_init_run(pid);
+                stub_init_exec(pid);
         }
 }
 

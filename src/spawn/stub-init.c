@@ -1,42 +1,39 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A minimal PID 1 for command mode: reaps orphans, forwards signals, returns the command's
- * exit status. Without it, a command that does not expect to be PID 1 would leave zombies and
- * ignore SIGTERM (PID 1 gets no default signal actions). */
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
+/* Command mode's PID 1: berth-init (src/stub), run from a sealed memfd copy.
+ *
+ * Staying PID 1 ourselves would leave berth-spawn's host binary as /proc/1/exe in the container,
+ * where its root could open it and, once it is no longer busy, overwrite it (CVE-2019-5736).
+ * A sealed memfd can be neither written nor grown, and is gone with the container. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-#include "macro.h"
+#include "log.h"
 #include "stub-init.h"
 
-_Noreturn void stub_init_run(pid_t child) {
-        sigset_t all;
+extern const unsigned char berth_stub_init[];
+extern const size_t berth_stub_init_size;
 
-        (void) prctl(PR_SET_NAME, "berth-init");
-        sigfillset(&all);
-        for (;;) {
-                siginfo_t si = {};
-                int sig = sigwaitinfo(&all, &si);
+_Noreturn void stub_init_exec(pid_t child) {
+        char pid[16], *argv[] = { (char *) "berth-init", pid, NULL }, *envp[] = { NULL };
+        int fd;
+        size_t done = 0;
 
-                if (sig < 0)
-                        continue;
-                if (sig != SIGCHLD) {
-                        /* Everything else is for the command; it decides what a signal means. */
-                        (void) kill(child, sig);
-                        continue;
-                }
-                for (;;) {
-                        int status;
-                        pid_t p = waitpid(-1, &status, WNOHANG);
-
-                        if (p <= 0)
-                                break;
-                        if (p != child)
-                                continue;
-                        if (WIFEXITED(status))
-                                _exit(WEXITSTATUS(status));
-                        if (WIFSIGNALED(status))
-                                _exit(128 + WTERMSIG(status));
-                }
+        snprintf(pid, sizeof(pid), "%d", (int) child);
+        fd = memfd_create("berth-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                goto fail;
+        while (done < berth_stub_init_size) {
+                ssize_t k = write(fd, berth_stub_init + done, berth_stub_init_size - done);
+                if (k <= 0)
+                        goto fail;
+                done += (size_t) k;
         }
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+                goto fail;
+        fexecve(fd, argv, envp);
+fail:
+        log_error_errno(negative_errno(), "Failed to start berth-init: %m");
+        _exit(127);
 }

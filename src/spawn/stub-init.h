@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A minimal PID 1 for command mode: reaps orphans, forwards signals, returns the command's
- * exit status. */
+/* Command mode's PID 1: berth-init (src/stub), run from a sealed memfd copy. */
 #pragma once
 
 #include <sys/types.h>
 
-/* Runs as PID 1 with every signal blocked, CHILD being the command. Never returns: exits with
- * the command's exit code, or 128+signal when a signal killed it. */
-_Noreturn void stub_init_run(pid_t child);
+/* Replaces this process (the container's PID 1, every signal blocked) with berth-init watching
+ * CHILD, the command. Never returns: if the exec fails, exits 127. */
+_Noreturn void stub_init_exec(pid_t child);
