@@ -23,6 +23,7 @@
 #include "child.h"
 #include "console.h"
 #include "container.h"
+#include "device-policy.h"
 #include "image.h"
 #include "log.h"
 #include "network.h"
@@ -354,6 +355,13 @@ static int prepare(Container *c, const char *dir) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to delegate the cgroup: %m");
         }
+        /* Before the clone, so PID 1 starts confined. Without a user namespace root inside
+         * can remount without nodev; only this policy keeps device nodes a tree ships (a disk,
+         * /dev/mem) closed (probe A20). No policy, no start. */
+        r = device_policy_attach(c->cgroup.payload_fd, NULL, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to install the device policy: %m");
+        safe_close(r);
 
         if (s->console_mode != CONSOLE_PIPE) {
                 r = console_open_pty(&c->console_master, &c->console_slave);
