@@ -11,6 +11,8 @@
 #include "macro.h"
 #include "resolve.h"
 
+static int mkdir_p_slow(int root_fd, const char *path, mode_t mode);
+
 static int openat2_in_root(int root_fd, const char *path, int flags, mode_t mode) {
         struct open_how how = {
                 .flags = (unsigned) flags | O_CLOEXEC,
@@ -65,6 +67,15 @@ static int open_parent_in_root(int root_fd, const char *path, bool create, char 
 }
 
 int mkdir_p_in_root(int root_fd, const char *path, mode_t mode) {
+        /* Most mount points exist already: one lookup instead of one per component. */
+        int fd = openat2_in_root(root_fd, path, O_PATH | O_DIRECTORY, 0);
+
+        if (fd != -ENOENT)
+                return fd;
+        return mkdir_p_slow(root_fd, path, mode);
+}
+
+static int mkdir_p_slow(int root_fd, const char *path, mode_t mode) {
         _cleanup_close_ int fd = openat2_in_root(root_fd, "/", O_PATH | O_DIRECTORY, 0);
         _cleanup_free_ char *prefix = malloc(strlen(path) + 2);
         const char *p = path;

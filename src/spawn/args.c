@@ -11,6 +11,7 @@
 #include "log.h"
 #include "name-util.h"
 #include "parse-util.h"
+#include "seccomp-table.h"
 #include "strv.h"
 
 enum {
@@ -106,16 +107,19 @@ static int parse_uuid(const char *v, uint8_t out[16]) {
         return n == 32 ? 0 : -EINVAL;
 }
 
+/* As in nspawn: a leading "~" makes the whole list a deny list. */
 static int add_syscall_filter(Settings *s, const char *list) {
-        _cleanup_free_ char *copy = strdup(list);
+        bool deny = list[0] == '~';
+        _cleanup_free_ char *copy = strdup(list + deny);
         char *save = NULL;
 
         if (!copy)
-                return -ENOMEM;
+                return log_oom();
         for (char *w = strtok_r(copy, " ,", &save); w; w = strtok_r(NULL, " ,", &save)) {
-                int r = w[0] == '~' ? strv_extend(&s->syscall_deny, w + 1) : strv_extend(&s->syscall_allow, w);
-                if (r < 0)
-                        return r;
+                if (!seccomp_name_valid(w))
+                        return log_error_errno(-EINVAL, "Unknown system call or group: %s", w);
+                if (strv_extend(deny ? &s->syscall_deny : &s->syscall_allow, w) < 0)
+                        return log_oom();
         }
         return 0;
 }
@@ -279,8 +283,9 @@ static int parse_option(Settings *s, int c, const char *arg) {
                 s->set_mask |= SETTING_NO_NEW_PRIVILEGES;
                 break;
         case ARG_SYSTEM_CALL_FILTER:
-                if (add_syscall_filter(s, arg) < 0)
-                        return log_oom();
+                r = add_syscall_filter(s, arg);
+                if (r < 0)
+                        return r;
                 s->set_mask |= SETTING_SYSCALL_FILTER;
                 break;
         case ARG_CONSOLE:

@@ -3,6 +3,7 @@
  * setup process that builds a locked mount namespace for user-namespaced containers. */
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +78,30 @@ static int seal(const ChildContext *c) {
         return caps_apply(c->caps_keep);
 }
 
+/* Like execvpe(), but searching the container's $PATH (from ENV), not berth-spawn's own. */
+static void exec_in_path(char *const *argv, char *const *env) {
+        const char *path = strv_env_get(env, "PATH") ?: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        int saved = ENOENT;
+
+        if (strchr(argv[0], '/')) {
+                execve(argv[0], argv, env);
+                return;
+        }
+        for (const char *p = path; *p;) {
+                size_t l = strcspn(p, ":");
+                char full[PATH_MAX];
+
+                if (l > 0 && (size_t) snprintf(full, sizeof(full), "%.*s/%s", (int) l, p, argv[0]) < sizeof(full)) {
+                        execve(full, argv, env);
+                        /* Keep looking past missing files, but report what really failed. */
+                        if (errno != ENOENT && errno != ENOTDIR)
+                                saved = errno;
+                }
+                p += l + (p[l] == ':');
+        }
+        errno = saved;
+}
+
 _Noreturn static void exec_command(const ChildContext *c) {
         const Settings *s = c->settings;
         _cleanup_strv_free_ char **env = strv_copy(c->environment);
@@ -111,7 +136,7 @@ _Noreturn static void exec_command(const ChildContext *c) {
                 log_error_errno(negative_errno(), "Failed to change directory to %s: %m", s->chdir);
                 _exit(EXIT_FAILURE);
         }
-        execvpe(s->parameters[0], s->parameters, env);
+        exec_in_path(s->parameters, env);
         log_error_errno(negative_errno(), "Failed to execute %s: %m", s->parameters[0]);
         _exit(errno == ENOENT ? 127 : 126);
 }
@@ -134,23 +159,36 @@ _Noreturn static void exec_payload(const ChildContext *c) {
         if (s->as_pid1)
                 exec_command(c);
 
-        /* The stub stays PID 1 with every signal blocked; the command gets a clean mask. */
+        /* berth-init stays PID 1 with every signal blocked; the command gets a clean mask. The
+         * command waits until berth-init has replaced us (the exec closes the pipe), so nothing
+         * in the container ever sees berth-spawn's host binary as /proc/1/exe. */
         {
                 sigset_t all, none;
+                int pipefd[2];
                 pid_t pid;
+                char x;
 
                 sigfillset(&all);
                 sigemptyset(&none);
                 (void) sigprocmask(SIG_SETMASK, &all, NULL);
+                if (pipe2(pipefd, O_CLOEXEC) < 0) {
+                        log_error_errno(negative_errno(), "Failed to make a pipe: %m");
+                        _exit(EXIT_FAILURE);
+                }
                 pid = fork();
                 if (pid < 0) {
                         log_error_errno(negative_errno(), "Failed to fork the command: %m");
                         _exit(EXIT_FAILURE);
                 }
                 if (pid == 0) {
+                        safe_close(pipefd[1]);
+                        while (read(pipefd[0], &x, 1) < 0 && errno == EINTR)
+                                ;
+                        safe_close(pipefd[0]);
                         (void) sigprocmask(SIG_SETMASK, &none, NULL);
                         exec_command(c);
                 }
+                safe_close(pipefd[0]);
                 stub_init_exec(pid);
         }
 }

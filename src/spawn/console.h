@@ -30,8 +30,12 @@ int console_open_pty(int *ret_master, char **ret_slave_path);
  * raw). stdin/stdout themselves never get O_NONBLOCK: private reopened copies do, or, where a
  * reopen is impossible (sockets), the flags are put back at free.
  *
- * ON_ESCAPE is called from the event loop; it must not free the forwarder. The terminal is
- * restored by pty_forward_free(). */
+ * When stdin is our controlling terminal but we are not its foreground job (`timeout CMD`,
+ * `CMD &`), stdin is left alone, as in read-only mode: touching it would get us stopped by
+ * SIGTTOU/SIGTTIN.
+ *
+ * MASTER stays owned by the caller. ON_ESCAPE is called from the event loop; it must not free
+ * the forwarder. The terminal is restored by pty_forward_free(). */
 int pty_forward_new(sd_event *e, int master, ConsoleMode mode,
                     void (*on_escape)(void *userdata), void *userdata, PtyForward **ret);
 

@@ -169,6 +169,9 @@ static int prepare_ownership(Container *c, const char *dir, int userns_fd) {
                 o = st.st_uid == 0 && ownership_idmap_supported(dir_fd, userns_fd) ? OWNERSHIP_MAP : OWNERSHIP_CHOWN;
         if (o == OWNERSHIP_MAP) {
                 if (st.st_uid != 0) {
+                        if (s->ephemeral || s->volatile_mode != VOLATILE_NO)
+                                return log_error_errno(-EOPNOTSUPP, "%s is shifted for a user namespace already; "
+                                                       "an ephemeral or volatile run must not shift it back.", dir);
                         r = ownership_chown_tree(dir, 0, s->uid_range);
                         if (r < 0)
                                 return log_error_errno(r, "Failed to shift the owners of %s back to 0: %m", dir);
@@ -466,9 +469,12 @@ static int run_loop(Container *c) {
         r = sd_event_add_child_pidfd(c->event, NULL, c->pidfd, WEXITED, on_container_exit, c);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the container: %m");
+        /* SIGHUP too: a closed terminal must shut the machine down, not orphan it. */
         r = sd_event_add_signal(c->event, NULL, SIGTERM, on_signal, c);
         if (r >= 0)
                 r = sd_event_add_signal(c->event, NULL, SIGINT, on_signal, c);
+        if (r >= 0)
+                r = sd_event_add_signal(c->event, NULL, SIGHUP, on_signal, c);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
         if (c->notify_fd >= 0) {
@@ -509,6 +515,7 @@ int container_run(const Settings *s, int *ret_status) {
         sigaddset(&mask, SIGCHLD);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGWINCH);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return negative_errno();

@@ -108,8 +108,9 @@ bool image_is_os_tree(int root_fd) {
 }
 
 int init_kind_poweroff_signal(InitKind k) {
-        /* systemd: SIGRTMIN+3 starts poweroff.target; busybox init: SIGUSR2 powers off
-         * (SIGTERM would reboot it). Anything else gets what nspawn sends. */
+        /* systemd: SIGRTMIN+3 starts halt.target, which ends a container like a poweroff (what
+         * nspawn sends too); busybox init: SIGUSR2 powers off (SIGTERM would reboot it).
+         * Anything else gets what nspawn sends. */
         return k == INIT_BUSYBOX ? SIGUSR2 : SIGRTMIN + 3;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* berth-spawn: boots an OS tree or runs a command in a container. */
 #include <stdio.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,13 +34,17 @@ static int settings_complete(Settings *s) {
                 return log_error_errno(-EINVAL, "Refusing to use the host's root directory as a container.");
 
         if (!s->machine) {
-                /* Like nspawn: the tree's directory name, when it is a valid machine name. */
+                /* Like nspawn: the tree's directory name, when it is a valid machine name, and
+                 * for an ephemeral run a random suffix, so several can run from one tree. */
                 const char *base = strrchr(s->directory, '/') + 1;
+                unsigned suffix = 0;
 
                 if (!machine_name_is_valid(base))
                         return log_error_errno(-EINVAL, "Cannot derive a machine name from '%s', use --machine=.", base);
-                s->machine = strdup(base);
-                if (!s->machine)
+                if (s->ephemeral && getrandom(&suffix, sizeof(suffix), 0) != sizeof(suffix))
+                        return log_error_errno(negative_errno(), "Failed to get random bytes: %m");
+                if (s->ephemeral ? asprintf(&s->machine, "%.55s-%08x", base, suffix) < 0 :
+                                   !(s->machine = strdup(base)))
                         return log_oom();
         }
 
@@ -49,6 +54,8 @@ static int settings_complete(Settings *s) {
 
         if (s->boot && s->as_pid1)
                 return log_error_errno(-EINVAL, "--boot and --as-pid1 exclude each other.");
+        if (s->boot && (s->user || s->chdir))
+                return log_error_errno(-EINVAL, "--user and --chdir are for a command, not for --boot.");
         if (s->ephemeral && s->volatile_mode != VOLATILE_NO)
                 return log_error_errno(-EINVAL, "--ephemeral and --volatile= exclude each other.");
         if (s->private_network && s->network_veth)

@@ -548,10 +548,11 @@ static int setup_custom_mounts(const MountContext *c, int root_fd) {
                         lower = calloc(1, n + 1);
                         if (!lower)
                                 return log_oom();
-                        STRV_FOREACH(l, m->lower) {
+                        /* Written bottom layer first, as nspawn does; overlayfs wants the top first. */
+                        for (size_t k = strv_length(m->lower); k > 0; k--) {
                                 if (*lower)
                                         strcat(lower, ":");
-                                strcat(lower, *l);
+                                strcat(lower, m->lower[k - 1]);
                         }
                         if (m->upper) {
                                 /* overlayfs needs a work dir on the upper's file system. */
