@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Parsers for the small values users write on command lines and in settings files. */
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -68,4 +69,35 @@ int signal_from_string(const char *s) {
                         return i;
         }
         return -EINVAL;
+}
+
+int parse_uuid(const char *v, uint8_t out[16]) {
+        uint8_t id[16] = {};
+        bool nonzero = false;
+        size_t n = 0;
+
+        /* 32 hex digits, with or without the dashes of the 8-4-4-4-12 form. */
+        for (const char *p = v; p && *p; p++) {
+                int x;
+
+                if (*p == '-' && (n == 8 || n == 12 || n == 16 || n == 20))
+                        continue;
+                if (*p >= '0' && *p <= '9')
+                        x = *p - '0';
+                else if (*p >= 'a' && *p <= 'f')
+                        x = *p - 'a' + 10;
+                else if (*p >= 'A' && *p <= 'F')
+                        x = *p - 'A' + 10;
+                else
+                        return -EINVAL;
+                if (n >= 32)
+                        return -EINVAL;
+                id[n / 2] |= (uint8_t) (n % 2 ? x : x << 4);
+                nonzero |= x != 0;
+                n++;
+        }
+        if (n != 32 || !nonzero)
+                return -EINVAL;
+        memcpy(out, id, 16);
+        return 0;
 }

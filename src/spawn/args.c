@@ -91,22 +91,6 @@ static void help(void) {
                "     --register=BOOL        Register with berthd\n");
 }
 
-static int parse_uuid(const char *v, uint8_t out[16]) {
-        size_t n = 0;
-
-        for (const char *p = v; *p; p++) {
-                unsigned x;
-
-                if (*p == '-')
-                        continue;
-                if (n >= 32 || sscanf(p, "%1x", &x) != 1)
-                        return -EINVAL;
-                out[n / 2] = (uint8_t) (n % 2 ? out[n / 2] | x : x << 4);
-                n++;
-        }
-        return n == 32 ? 0 : -EINVAL;
-}
-
 /* As in nspawn: a leading "~" makes the whole list a deny list. */
 static int add_syscall_filter(Settings *s, const char *list) {
         bool deny = list[0] == '~';

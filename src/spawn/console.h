@@ -2,7 +2,7 @@
 /* The container's console: a pty of its own, relayed to berth-spawn's terminal or pipes. */
 #pragma once
 
-#include <systemd/sd-event.h>
+#include "event-loop.h"
 
 #include "settings.h"
 
@@ -16,7 +16,8 @@ typedef struct PtyForward PtyForward;
  * TIOCSCTTY on the slave) before it execs, or /dev/tty inside would still be our terminal. */
 int console_open_pty(int *ret_master, char **ret_slave_path);
 
-/* Relays between MASTER and our stdin/stdout on event loop E, according to MODE:
+/* Relays between MASTER and our stdin/stdout on event loop E (which must outlive the
+ * forwarder), according to MODE:
  * interactive: stdin → pty (raw mode when stdin is a tty), pty → stdout, window size follows
  *   SIGWINCH, and ^] three times within a second calls ON_ESCAPE (the three bytes are not
  *   forwarded; one or two are, once a second has passed or another byte follows);
@@ -24,10 +25,10 @@ int console_open_pty(int *ret_master, char **ret_slave_path);
  * read and dropped so that a chatty container never blocks on a full console, and the pty is
  * kept open so the container does not get hangups). Pipe mode does not use a pty at all.
  *
- * Process-wide side effects, undone by pty_forward_free(): SIGWINCH is blocked (sd-event needs
- * that to watch it; a child forked later must reset its signal mask), SIGPIPE is ignored if it
- * had its default action (a closed stdout must not kill the supervisor with the terminal still
- * raw). stdin/stdout themselves never get O_NONBLOCK: private reopened copies do, or, where a
+ * Process-wide side effects, undone by pty_forward_free(): SIGWINCH is blocked (the event loop
+ * needs that to watch it; a child forked later must reset its signal mask), SIGPIPE is ignored
+ * if it had its default action (a closed stdout must not kill the supervisor with the terminal
+ * still raw). stdin/stdout themselves never get O_NONBLOCK: private reopened copies do, or, where a
  * reopen is impossible (sockets), the flags are put back at free.
  *
  * When stdin is our controlling terminal but we are not its foreground job (`timeout CMD`,
@@ -36,12 +37,12 @@ int console_open_pty(int *ret_master, char **ret_slave_path);
  *
  * MASTER stays owned by the caller. ON_ESCAPE is called from the event loop; it must not free
  * the forwarder. The terminal is restored by pty_forward_free(). */
-int pty_forward_new(sd_event *e, int master, ConsoleMode mode,
+int pty_forward_new(EventLoop *e, int master, ConsoleMode mode,
                     void (*on_escape)(void *userdata), void *userdata, PtyForward **ret);
 
 /* The same, with explicit fds in place of stdin/stdout (pty_forward_new passes 0 and 1). The
  * fds stay owned by the caller and must outlive the forwarder. Used by the unit tests. */
-int pty_forward_new_full(sd_event *e, int master, int input_fd, int output_fd, ConsoleMode mode,
+int pty_forward_new_full(EventLoop *e, int master, int input_fd, int output_fd, ConsoleMode mode,
                          void (*on_escape)(void *userdata), void *userdata, PtyForward **ret);
 
 /* Copies whatever the container wrote and is still buffered (in the pty or in the forwarder),

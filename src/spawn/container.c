@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <systemd/sd-daemon.h>
-#include <systemd/sd-event.h>
 
 #include "caps.h"
 #include "cgroup.h"
@@ -24,9 +22,11 @@
 #include "console.h"
 #include "container.h"
 #include "device-policy.h"
+#include "event-loop.h"
 #include "image.h"
 #include "log.h"
 #include "network.h"
+#include "notify-util.h"
 #include "notify.h"
 #include "ownership.h"
 #include "resolve.h"
@@ -58,9 +58,9 @@ typedef struct Container {
         int notify_fd;
         char *veth;
 
-        sd_event *event;
+        EventLoop *event;
         PtyForward *forward;
-        sd_event_source *stop_timer;
+        EventSource *stop_timer;
         unsigned stop_requests;
         bool escaped;
         siginfo_t exit_info;
@@ -68,8 +68,7 @@ typedef struct Container {
 
 static void container_done(Container *c) {
         pty_forward_free(c->forward);
-        sd_event_source_unref(c->stop_timer);
-        sd_event_unref(c->event);
+        event_free(c->event);
         if (c->veth)
                 (void) network_veth_remove(c->veth);
         free(c->veth);
@@ -254,7 +253,7 @@ static int run_setup_process(Container *c, const MountContext *m) {
 
 static int request_stop(Container *c, bool force);
 
-static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+static int on_stop_timeout(EventSource *s, uint64_t usec, void *userdata) {
         Container *c = userdata;
 
         log_warning("Container did not stop in time, killing it.");
@@ -272,11 +271,10 @@ static int request_stop(Container *c, bool force) {
         sig = s->kill_signal ? s->kill_signal :
               s->boot ? init_kind_poweroff_signal(c->init_kind) : SIGTERM;
         (void) syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0);
-        return sd_event_add_time_relative(c->event, &c->stop_timer, CLOCK_MONOTONIC, STOP_TIMEOUT_USEC,
-                                          0, on_stop_timeout, c);
+        return event_add_time_relative(c->event, &c->stop_timer, STOP_TIMEOUT_USEC, on_stop_timeout, c);
 }
 
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+static int on_signal(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
         return request_stop(userdata, false);
 }
 
@@ -287,11 +285,11 @@ static void on_escape(void *userdata) {
         (void) request_stop(c, true);
 }
 
-static int on_container_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+static int on_container_exit(EventSource *s, const siginfo_t *si, void *userdata) {
         Container *c = userdata;
 
         c->exit_info = *si;
-        return sd_event_exit(c->event, 0);
+        return event_exit(c->event, 0);
 }
 
 /* Maps how PID 1 ended to what berth-spawn reports. In a PID namespace, reboot(2) from init
@@ -466,15 +464,15 @@ static int run_loop(Container *c) {
         sigaddset(&mask, SIGCHLD);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
-        r = sd_event_add_child_pidfd(c->event, NULL, c->pidfd, WEXITED, on_container_exit, c);
+        r = event_add_child_pidfd(c->event, NULL, c->pidfd, on_container_exit, c);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the container: %m");
         /* SIGHUP too: a closed terminal must shut the machine down, not orphan it. */
-        r = sd_event_add_signal(c->event, NULL, SIGTERM, on_signal, c);
+        r = event_add_signal(c->event, NULL, SIGTERM, on_signal, c);
         if (r >= 0)
-                r = sd_event_add_signal(c->event, NULL, SIGINT, on_signal, c);
+                r = event_add_signal(c->event, NULL, SIGINT, on_signal, c);
         if (r >= 0)
-                r = sd_event_add_signal(c->event, NULL, SIGHUP, on_signal, c);
+                r = event_add_signal(c->event, NULL, SIGHUP, on_signal, c);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
         if (c->notify_fd >= 0) {
@@ -489,8 +487,8 @@ static int run_loop(Container *c) {
                         return log_error_errno(r, "Failed to relay the console: %m");
         }
         if (!s->notify_ready)
-                (void) sd_notify(0, "READY=1");
-        r = sd_event_loop(c->event);
+                (void) notify_manager("READY=1");
+        r = event_loop(c->event);
         if (c->forward)
                 (void) pty_forward_drain(c->forward);
         return r;
@@ -519,7 +517,7 @@ int container_run(const Settings *s, int *ret_status) {
         sigaddset(&mask, SIGWINCH);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return negative_errno();
-        r = sd_event_new(&c.event);
+        r = event_new(&c.event);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate the event loop: %m");
 

@@ -3,13 +3,13 @@
  * own $NOTIFY_SOCKET, so a Type=notify unit is ready when the OS inside is. */
 #include <stdio.h>
 #include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 
 #include "log.h"
 #include "macro.h"
+#include "notify-util.h"
 #include "notify.h"
 
-static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+static int on_notify(EventSource *s, int fd, uint32_t revents, void *userdata) {
         bool forward_ready = PTR_TO_BOOL(userdata);
         char buf[4096];
         ssize_t n;
@@ -27,26 +27,23 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
                         if (streq(l, "READY=1") && forward_ready) {
                                 log_debug("Container reported READY=1.");
-                                (void) sd_notify(0, "READY=1");
+                                (void) notify_manager("READY=1");
                         } else if (startswith(l, "STATUS=") && strlen(l) < 256) {
                                 char msg[300];
                                 snprintf(msg, sizeof(msg), "STATUS=Container: %s", l + 7);
-                                (void) sd_notify(0, msg);
+                                (void) notify_manager(msg);
                         }
                 }
         }
 }
 
-int notify_watch(sd_event *e, int fd, bool forward_ready) {
-        sd_event_source *s = NULL;
+int notify_watch(EventLoop *e, int fd, bool forward_ready) {
+        EventSource *s = NULL;
         int r;
 
-        r = sd_event_add_io(e, &s, fd, EPOLLIN, on_notify, BOOL_TO_PTR(forward_ready));
+        r = event_add_io(e, &s, fd, EPOLLIN, on_notify, BOOL_TO_PTR(forward_ready));
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_io_fd_own(s, true);
-        /* The event loop owns the source from here on. */
-        (void) sd_event_source_set_floating(s, true);
-        sd_event_source_unref(s);
+        event_source_set_io_fd_own(s, true);
         return 0;
 }

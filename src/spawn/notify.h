@@ -4,8 +4,8 @@
 #pragma once
 
 #include <stdbool.h>
-#include <systemd/sd-event.h>
+#include "event-loop.h"
 
 /* Watches FD (taken over, closed with the event loop). With FORWARD_READY, READY=1 from the
  * container is passed on; STATUS= is always passed on. */
-int notify_watch(sd_event *e, int fd, bool forward_ready);
+int notify_watch(EventLoop *e, int fd, bool forward_ready);

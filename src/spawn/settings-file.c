@@ -9,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <systemd/sd-id128.h>
 
 #include "caps.h"
 #include "log.h"
@@ -357,16 +356,13 @@ static int parse_signal(const SettingsKey *k, Settings *t, const char *v) {
 }
 
 static int parse_machine_id(const SettingsKey *k, Settings *t, const char *v) {
-        sd_id128_t id;
-
         if (isempty(v)) {
                 t->uuid_set = false;
                 memset(t->uuid, 0, sizeof(t->uuid));
                 return 0;
         }
-        if (sd_id128_from_string(v, &id) < 0 || sd_id128_is_null(id))
+        if (parse_uuid(v, t->uuid) < 0)
                 return -EINVAL;
-        memcpy(t->uuid, id.bytes, sizeof(t->uuid));
         t->uuid_set = true;
         return 0;
 }
