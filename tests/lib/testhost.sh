@@ -299,14 +299,23 @@ testhost_exec() {
 # `meson install` runs inside, so files land in the testhost's overlay only. BUILDDIR must be
 # visible at the same path inside: through the overlay, or better a --bind of the source tree.
 testhost_install() {
-	local name=${1:-} builddir=${2:-}
+	local name=${1:-} builddir=${2:-} stage rc=0
 	[ -n "$builddir" ] || { _th_err "usage: testhost_install NAME BUILDDIR"; return 1; }
 	builddir=$(realpath -e "$builddir") || return 1
-	testhost_exec "$name" test -f "$builddir/meson-private/install.dat" || {
-		_th_err "$builddir is not a configured meson build dir inside $name"
-		return 1
-	}
-	testhost_exec "$name" meson install -C "$builddir" --no-rebuild --quiet || return 1
+	[ -f "$builddir/meson-private/install.dat" ] || { _th_err "$builddir is not a configured meson build dir"; return 1; }
+	# Staged on the host and unpacked inside: the build tree may live where the testhost
+	# cannot see it (under /tmp, which it mounts afresh), and nothing is installed on the host.
+	stage=$(mktemp -d /var/tmp/berth-testhost-stage.XXXXXX) || return 1
+	if meson install -C "$builddir" --no-rebuild --quiet --destdir "$stage" >/dev/null; then
+		# Its entries, not ".": that would give / the stage's 0700. Existing directories keep
+		# their modes and owners.
+		(cd "$stage" && tar -cf - -- *) |
+			testhost_exec "$name" tar -C / -xf - --no-overwrite-dir --keep-directory-symlink || rc=1
+	else
+		rc=1
+	fi
+	rm -rf --one-file-system "$stage"
+	[ $rc -eq 0 ] || return 1
 	testhost_exec "$name" systemctl daemon-reload || return 1
 	testhost_exec "$name" busctl call org.freedesktop.DBus /org/freedesktop/DBus \
 		org.freedesktop.DBus ReloadConfig >/dev/null
