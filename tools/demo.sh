@@ -27,17 +27,20 @@ echo "=== inside machine $(hostname) ==="
 echo "PID 1 is: $(cat /proc/1/comm); processes visible: $(ls -d /proc/[0-9]* | wc -l)"
 echo "kernel:   $(uname -sr)"
 echo "os:       $(. /etc/os-release; echo "$PRETTY_NAME") (host: $(. /run/host/os-release; echo "$PRETTY_NAME"))"
-echo "cgroup:   $(cat /proc/self/cgroup)"
-echo "loading a kernel module: $(insmod /x.ko 2>&1 | tail -n1)"
-echo "writing /proc/sys/kernel/hostname: $( (echo x >/proc/sys/kernel/hostname) 2>&1)"
+echo "cgroup:   $(grep '^0::' /proc/self/cgroup) (its own subtree)"
+echo "users:    $(cat /proc/self/uid_map | tr -s ' ')  (container root is not host root)"
+echo "setting the clock:    $(date -s 2000.01.01-00:00 2>&1 >/dev/null | tail -n1)"
+echo "reading the kernel log: $(dmesg 2>&1 | tail -n1)"
+echo "writing /proc/sys:    $( (echo x >/proc/sys/kernel/hostname) 2>&1 | sed 's/.*: //')"
 echo "=== powering off ==="
 poweroff
 RC
 chmod 755 "$POOL/demo/etc/init.d/rc.test"
 
 echo "Booting machine 'demo': berth-spawn -M demo -b -U"
-berth-spawn -M demo -b -U --console=pipe </dev/null
+status=0
+berth-spawn -M demo -b -U --console=pipe </dev/null || status=$?
 echo
-echo "The machine powered itself off (exit status $?). Boot it yourself with a console:"
+echo "The machine powered itself off (exit status $status). Boot it yourself with a console:"
 echo "  berth-spawn -M demo -b        (then 'poweroff' inside, or ^] three times to leave)"
 echo "  berth-spawn -M demo -- /bin/sh"
