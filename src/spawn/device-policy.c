@@ -17,6 +17,7 @@
  * payload cannot call bpf() at all (the seccomp filter refuses it). systemd uses MULTI too. */
 #include <linux/bpf.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 
@@ -53,7 +54,7 @@ enum {
 #define JMP_IMM(op, dst, imm) INSN(BPF_JMP | (op) | BPF_K, dst, 0, 0, imm)
 #define EXIT_INSN() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 
-#define PROLOGUE_INSNS 6
+#define PROLOGUE_INSNS 8 /* with the guard of the built-in rules */
 #define EPILOGUE_INSNS 2
 #define RULE_INSNS_MAX 7
 
@@ -96,7 +97,7 @@ static int allow_from_rule(const DeviceRule *r, Allow *ret) {
         return 0;
 }
 
-/* One rule: every check that fails jumps past it to the next rule; if none fails, allow. */
+/* One extra rule: every check that fails jumps past it to the next rule; if none fails, allow. */
 static void emit_rule(struct bpf_insn *p, size_t *n, const Allow *a) {
         size_t start = *n, end;
 
@@ -118,6 +119,56 @@ static void emit_rule(struct bpf_insn *p, size_t *n, const Allow *a) {
                 p[i].off = (int16_t) (end - (i + 1));
         p[(*n)++] = MOV64_IMM(R_RET, 1);
         p[(*n)++] = EXIT_INSN();
+}
+
+/* The built-in rules as a small decision tree on the major number. The kernel's verifier walks
+ * every branch, and its time is most of what loading the program costs at every start: the
+ * same rules one after the other took it about 0.6 ms here, the tree a fraction of that. The
+ * table lists rules of one major together; fixed majors grant every access (the guard before
+ * the tree has denied unknown access bits already). Jumps to "next" leave the tree for the
+ * extra rules. */
+static void emit_builtin_tree(struct bpf_insn *p, size_t *n) {
+        size_t to_allow[16], to_next[16], n_allow = 0, n_next = 0, group, allow;
+        bool last_was_range = false;
+
+        /* Patching happens once the tree's end is known. */
+#define J(op, reg, imm, list, count) do { list[count++] = *n; p[(*n)++] = JMP_IMM(op, reg, imm); } while (0)
+        for (size_t i = 0; i < ELEMENTSOF(builtin); ) {
+                const Allow *a = &builtin[i];
+
+                group = *n;
+                if (a->major_first != a->major_last) {
+                        /* A range of majors (the pty slaves) with its own access limit. */
+                        J(BPF_JLT, R_MAJOR, a->major_first, to_next, n_next);
+                        J(BPF_JGT, R_MAJOR, a->major_last, to_next, n_next);
+                        if (a->access != DEVICE_ACCESS_ALL)
+                                J(BPF_JSET, R_ACCESS, (int32_t) ~a->access, to_next, n_next);
+                        J(BPF_JA, 0, 0, to_allow, n_allow);
+                        last_was_range = true;
+                        i++;
+                        continue;
+                }
+                last_was_range = false;
+                /* Every rule of this major: one compare for the major, one per minor. */
+                p[(*n)++] = JMP_IMM(BPF_JNE, R_MAJOR, a->major_first);
+                for (; i < ELEMENTSOF(builtin) && builtin[i].major_first == a->major_first &&
+                       builtin[i].major_last == a->major_first; i++)
+                        J(BPF_JEQ, R_MINOR, builtin[i].minor, to_allow, n_allow);
+                J(BPF_JA, 0, 0, to_next, n_next);
+                p[group].off = (int16_t) (*n - (group + 1));
+        }
+        /* A fixed major that did not match lands here; after a range nothing does, and the
+         * verifier refuses unreachable instructions. */
+        if (!last_was_range)
+                J(BPF_JA, 0, 0, to_next, n_next);
+#undef J
+        allow = *n;
+        p[(*n)++] = MOV64_IMM(R_RET, 1);
+        p[(*n)++] = EXIT_INSN();
+        for (size_t i = 0; i < n_allow; i++)
+                p[to_allow[i]].off = (int16_t) (allow - (to_allow[i] + 1));
+        for (size_t i = 0; i < n_next; i++)
+                p[to_next[i]].off = (int16_t) (*n - (to_next[i] + 1));
 }
 
 static size_t emit_prologue(struct bpf_insn *p) {
@@ -173,7 +224,7 @@ int device_policy_attach(int cgroup_fd, const DeviceRule *extra, size_t n_extra)
         _cleanup_free_ struct bpf_insn *insns = NULL;
         _cleanup_close_ int prog_fd = -EBADF;
         union bpf_attr attr = {};
-        size_t n, n_rules;
+        size_t n, n_rules, deny_jump, extras_jump;
         int r;
 
         if (cgroup_fd < 0 || (n_extra > 0 && !extra))
@@ -187,8 +238,14 @@ int device_policy_attach(int cgroup_fd, const DeviceRule *extra, size_t n_extra)
                 return -ENOMEM;
 
         n = emit_prologue(insns);
-        for (size_t i = 0; i < ELEMENTSOF(builtin); i++)
-                emit_rule(insns, &n, &builtin[i]);
+        /* The guard of the built-in rules: bits no kernel has defined yet are denied outright,
+         * and anything but a character device goes on to the extra rules. */
+        deny_jump = n;
+        insns[n++] = JMP_IMM(BPF_JSET, R_ACCESS, (int32_t) ~(unsigned) DEVICE_ACCESS_ALL);
+        extras_jump = n;
+        insns[n++] = JMP_IMM(BPF_JNE, R_TYPE, BPF_DEVCG_DEV_CHAR);
+        emit_builtin_tree(insns, &n);
+        insns[extras_jump].off = (int16_t) (n - (extras_jump + 1));
         for (size_t i = 0; i < n_extra; i++) {
                 Allow a;
 
@@ -197,6 +254,7 @@ int device_policy_attach(int cgroup_fd, const DeviceRule *extra, size_t n_extra)
                         return r;
                 emit_rule(insns, &n, &a);
         }
+        insns[deny_jump].off = (int16_t) (n - (deny_jump + 1));
         insns[n++] = MOV64_IMM(R_RET, 0);
         insns[n++] = EXIT_INSN();
 

@@ -52,5 +52,12 @@ check_eq "$fds" "0 1 2 3 " "no host file descriptor leaks in (only stdio and ls'
 check_eq "$(run -- /bin/sh -c 'cat /run/host/os-release | grep ^ID=')" "$(grep ^ID= /etc/os-release)" "/run/host/os-release is the host's"
 mid=$(run --uuid=0123456789abcdef0123456789abcdef -- /bin/cat /etc/machine-id)
 check_eq "$mid" 0123456789abcdef0123456789abcdef "a tree without a machine ID gets a transient one (--uuid)"
+# -M without -D finds the image in the pool by name (a link in the pool leads to our tree).
+POOL=/var/lib/machines
+mkdir -p "$POOL"
+ln -s "$T" "$POOL/berth-pool-$$"
+on_cleanup "rm -f $POOL/berth-pool-$$"
+check_eq "$(spawn -M "berth-pool-$$" --console=pipe -- /bin/hostname)" "berth-pool-$$" "-M finds the image in the pool by name"
+rm -f "$POOL/berth-pool-$$"
 leak_check
 tap_done
