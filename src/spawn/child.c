@@ -78,75 +78,117 @@ static int seal(const ChildContext *c) {
         return caps_apply(c->caps_keep);
 }
 
-/* Like execvpe(), but searching the container's $PATH (from ENV), not berth-spawn's own. */
-static void exec_in_path(char *const *argv, char *const *env) {
+/* The command's path, searched in the container's $PATH (from ENV), not in berth-spawn's. */
+static int find_command(const char *name, char *const *env, char **ret) {
         const char *path = strv_env_get(env, "PATH") ?: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-        int saved = ENOENT;
 
-        if (strchr(argv[0], '/')) {
-                execve(argv[0], argv, env);
-                return;
+        if (strchr(name, '/')) {
+                if (access(name, F_OK) < 0)
+                        return negative_errno();
+                *ret = strdup(name);
+                return *ret ? 0 : -ENOMEM;
         }
         for (const char *p = path; *p;) {
                 size_t l = strcspn(p, ":");
-                char full[PATH_MAX];
+                _cleanup_free_ char *full = NULL;
 
-                if (l > 0 && (size_t) snprintf(full, sizeof(full), "%.*s/%s", (int) l, p, argv[0]) < sizeof(full)) {
-                        execve(full, argv, env);
-                        /* Keep looking past missing files, but report what really failed. */
-                        if (errno != ENOENT && errno != ENOTDIR)
-                                saved = errno;
+                if (l > 0 && asprintf(&full, "%.*s/%s", (int) l, p, name) >= 0 && access(full, X_OK) >= 0) {
+                        *ret = TAKE_PTR(full);
+                        return 0;
                 }
                 p += l + (p[l] == ':');
         }
-        errno = saved;
+        return -ENOENT;
 }
 
-_Noreturn static void exec_command(const ChildContext *c) {
+/* Everything the command needs, looked up here where failures can still be told apart:
+ * the user, the working directory, the environment and the path of the binary. */
+typedef struct Command {
+        UserRecord user;
+        char *path;
+        char *dir;
+        char **env;
+} Command;
+
+static void command_done(Command *c) {
+        user_record_done(&c->user);
+        free(c->path);
+        free(c->dir);
+        strv_free(c->env);
+}
+
+static int command_prepare(const ChildContext *c, Command *ret) {
         const Settings *s = c->settings;
-        _cleanup_strv_free_ char **env = strv_copy(c->environment);
-        UserRecord u = {};
+        Command cmd = { .env = strv_copy(c->environment) };
         int r;
 
-        if (!env)
-                _exit(EXIT_FAILURE);
+        if (!cmd.env)
+                return log_oom();
         if (s->user) {
                 _cleanup_close_ int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                _cleanup_free_ char *home = NULL;
 
-                r = root_fd < 0 ? negative_errno() : user_lookup(root_fd, s->user, &u);
+                r = root_fd < 0 ? negative_errno() : user_lookup(root_fd, s->user, &cmd.user);
                 if (r < 0) {
-                        log_error_errno(r, "Failed to look up user '%s' in the container: %m", s->user);
-                        _exit(EXIT_FAILURE);
+                        command_done(&cmd);
+                        return log_error_errno(r, "Failed to look up user '%s' in the container: %m", s->user);
                 }
-                r = user_switch(&u);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to switch to user '%s': %m", s->user);
-                        _exit(EXIT_FAILURE);
-                }
-                if (!s->chdir && chdir(u.home) < 0)
-                        (void) chdir("/");
-                {
-                        char *h = NULL;
-                        if (asprintf(&h, "HOME=%s", u.home) >= 0)
-                                (void) strv_env_set(&env, h);
-                        free(h);
+                if (asprintf(&home, "HOME=%s", cmd.user.home) < 0 || strv_env_set(&cmd.env, home) < 0) {
+                        command_done(&cmd);
+                        return log_oom();
                 }
         }
-        if (s->chdir && chdir(s->chdir) < 0) {
-                log_error_errno(negative_errno(), "Failed to change directory to %s: %m", s->chdir);
-                _exit(EXIT_FAILURE);
+        /* A user's home that does not exist (nobody's /nonexistent) means "/", as login does. */
+        cmd.dir = strdup(s->chdir ?: s->user && access(cmd.user.home, X_OK) >= 0 ? cmd.user.home : "/");
+        r = cmd.dir ? find_command(s->parameters[0], cmd.env, &cmd.path) : -ENOMEM;
+        if (r < 0) {
+                command_done(&cmd);
+                return log_error_errno(r, "Failed to execute %s: %m", s->parameters[0]);
         }
-        exec_in_path(s->parameters, env);
-        log_error_errno(negative_errno(), "Failed to execute %s: %m", s->parameters[0]);
-        _exit(errno == ENOENT ? 127 : 126);
+        *ret = cmd;
+        return 0;
+}
+
+_Noreturn static void exec_as_pid1(const ChildContext *c, Command *cmd) {
+        int r = user_switch(&cmd->user);
+
+        if (r < 0)
+                log_error_errno(r, "Failed to switch to user '%s': %m", c->settings->user);
+        else if (chdir(cmd->dir) < 0)
+                log_error_errno(negative_errno(), "Failed to change directory to %s: %m", cmd->dir);
+        else {
+                execve(cmd->path, c->settings->parameters, cmd->env);
+                log_error_errno(negative_errno(), "Failed to execute %s: %m", cmd->path);
+                _exit(errno == ENOENT ? 127 : 126);
+        }
+        _exit(126);
+}
+
+/* "1,2,3", or "-" for none. */
+static char *format_groups(const UserRecord *u) {
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < u->n_groups; i++)
+                fprintf(f, "%s%u", i > 0 ? "," : "", (unsigned) u->groups[i]);
+        if (u->n_groups == 0)
+                fputs("-", f);
+        return fclose(f) == 0 ? s : NULL;
 }
 
 _Noreturn static void exec_payload(const ChildContext *c) {
         const Settings *s = c->settings;
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *groups = NULL;
+        char uid[16], gid[16];
+        Command cmd = {};
+        sigset_t all;
+        int r;
 
         if (s->boot) {
-                _cleanup_strv_free_ char **argv = NULL;
-
                 if (strv_extend(&argv, c->init_path) < 0)
                         _exit(EXIT_FAILURE);
                 STRV_FOREACH(p, s->parameters)
@@ -156,41 +198,27 @@ _Noreturn static void exec_payload(const ChildContext *c) {
                 log_error_errno(negative_errno(), "Failed to execute %s: %m", c->init_path);
                 _exit(EXIT_FAILURE);
         }
+
+        r = command_prepare(c, &cmd);
+        if (r < 0)
+                _exit(r == -ENOENT ? 127 : EXIT_FAILURE);
         if (s->as_pid1)
-                exec_command(c);
+                exec_as_pid1(c, &cmd);
 
-        /* berth-init stays PID 1 with every signal blocked; the command gets a clean mask. The
-         * command waits until berth-init has replaced us (the exec closes the pipe), so nothing
-         * in the container ever sees berth-spawn's host binary as /proc/1/exe. */
-        {
-                sigset_t all, none;
-                int pipefd[2];
-                pid_t pid;
-                char x;
-
-                sigfillset(&all);
-                sigemptyset(&none);
-                (void) sigprocmask(SIG_SETMASK, &all, NULL);
-                if (pipe2(pipefd, O_CLOEXEC) < 0) {
-                        log_error_errno(negative_errno(), "Failed to make a pipe: %m");
+        /* berth-init becomes PID 1 with every signal blocked and starts the command itself. */
+        snprintf(uid, sizeof(uid), "%u", (unsigned) cmd.user.uid);
+        snprintf(gid, sizeof(gid), "%u", (unsigned) cmd.user.gid);
+        groups = format_groups(&cmd.user);
+        if (!groups || strv_extend(&argv, "berth-init") < 0 || strv_extend(&argv, uid) < 0 ||
+            strv_extend(&argv, gid) < 0 || strv_extend(&argv, groups) < 0 ||
+            strv_extend(&argv, cmd.dir) < 0 || strv_extend(&argv, cmd.path) < 0)
+                _exit(EXIT_FAILURE);
+        STRV_FOREACH(p, s->parameters)
+                if (strv_extend(&argv, *p) < 0)
                         _exit(EXIT_FAILURE);
-                }
-                pid = fork();
-                if (pid < 0) {
-                        log_error_errno(negative_errno(), "Failed to fork the command: %m");
-                        _exit(EXIT_FAILURE);
-                }
-                if (pid == 0) {
-                        safe_close(pipefd[1]);
-                        while (read(pipefd[0], &x, 1) < 0 && errno == EINTR)
-                                ;
-                        safe_close(pipefd[0]);
-                        (void) sigprocmask(SIG_SETMASK, &none, NULL);
-                        exec_command(c);
-                }
-                safe_close(pipefd[0]);
-                stub_init_exec(pid);
-        }
+        sigfillset(&all);
+        (void) sigprocmask(SIG_SETMASK, &all, NULL);
+        stub_init_exec(argv, cmd.env);
 }
 
 _Noreturn void child_run(const ChildContext *c) {

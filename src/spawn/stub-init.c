@@ -15,12 +15,10 @@
 extern const unsigned char berth_stub_init[];
 extern const size_t berth_stub_init_size;
 
-_Noreturn void stub_init_exec(pid_t child) {
-        char pid[16], *argv[] = { (char *) "berth-init", pid, NULL }, *envp[] = { NULL };
-        int fd;
+_Noreturn void stub_init_exec(char **argv, char **env) {
         size_t done = 0;
+        int fd;
 
-        snprintf(pid, sizeof(pid), "%d", (int) child);
         fd = memfd_create("berth-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
                 goto fail;
@@ -32,7 +30,7 @@ _Noreturn void stub_init_exec(pid_t child) {
         }
         if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
                 goto fail;
-        fexecve(fd, argv, envp);
+        fexecve(fd, argv, env);
 fail:
         log_error_errno(negative_errno(), "Failed to start berth-init: %m");
         _exit(127);

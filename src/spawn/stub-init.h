@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
-/* Replaces this process (the container's PID 1, every signal blocked) with berth-init watching
- * CHILD, the command. Never returns: if the exec fails, exits 127. */
-_Noreturn void stub_init_exec(pid_t child);
+/* Replaces this process (the container's PID 1, every signal blocked) with berth-init, which
+ * starts the command as ARGV describes (see src/stub/stub-init.c) with environment ENV. Never
+ * returns: if the exec fails, exits 127. */
+_Noreturn void stub_init_exec(char **argv, char **env);
