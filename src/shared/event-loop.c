@@ -127,21 +127,35 @@ static int source_update_epoll(EventSource *s) {
         return 0;
 }
 
-int event_add_io(EventLoop *e, EventSource **ret, int fd, uint32_t events, event_io_handler_t cb, void *userdata) {
+/* An fd watched through epoll: io sources and pidfds. */
+static int add_fd_source(EventLoop *e, SourceType type, int fd, uint32_t events, EventEnabled enabled,
+                         void *userdata, EventSource **ret) {
         EventSource *s;
         int r;
 
-        r = source_new(e, SOURCE_IO, userdata, &s);
+        r = source_new(e, type, userdata, &s);
         if (r < 0)
                 return r;
         s->fd = fd;
         s->events = events;
-        s->cb.io = cb;
+        s->enabled = enabled;
         r = source_update_epoll(s);
         if (r < 0) {
                 s->dead = true;
                 return r;
         }
+        *ret = s;
+        return 0;
+}
+
+int event_add_io(EventLoop *e, EventSource **ret, int fd, uint32_t events, event_io_handler_t cb, void *userdata) {
+        EventSource *s;
+        int r;
+
+        r = add_fd_source(e, SOURCE_IO, fd, events, EVENT_ON, userdata, &s);
+        if (r < 0)
+                return r;
+        s->cb.io = cb;
         if (ret)
                 *ret = s;
         return 0;
@@ -151,18 +165,10 @@ int event_add_child_pidfd(EventLoop *e, EventSource **ret, int pidfd, event_chil
         EventSource *s;
         int r;
 
-        r = source_new(e, SOURCE_CHILD, userdata, &s);
+        r = add_fd_source(e, SOURCE_CHILD, pidfd, EPOLLIN, EVENT_ONESHOT, userdata, &s);
         if (r < 0)
                 return r;
-        s->fd = pidfd;
-        s->events = EPOLLIN;
-        s->enabled = EVENT_ONESHOT;
         s->cb.child = cb;
-        r = source_update_epoll(s);
-        if (r < 0) {
-                s->dead = true;
-                return r;
-        }
         if (ret)
                 *ret = s;
         return 0;

@@ -457,13 +457,8 @@ static int start(Container *c, const char *dir) {
 
 static int run_loop(Container *c) {
         const Settings *s = c->settings;
-        sigset_t mask;
         int r;
 
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGCHLD);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
         r = event_add_child_pidfd(c->event, NULL, c->pidfd, on_container_exit, c);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch the container: %m");
@@ -507,7 +502,7 @@ int container_run(const Settings *s, int *ret_status) {
         sigset_t mask;
         int r;
 
-        /* Signals arrive through sd-event; blocked before the clone, so the container's
+        /* Signals arrive through the event loop; blocked before the clone, so the container's
          * process starts with them blocked too and unblocks them itself before exec. */
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
