@@ -52,6 +52,18 @@ check_eq "$fds" "0 1 2 3 " "no host file descriptor leaks in (only stdio and ls'
 check_eq "$(run -- /bin/sh -c 'cat /run/host/os-release | grep ^ID=')" "$(grep ^ID= /etc/os-release)" "/run/host/os-release is the host's"
 mid=$(run --uuid=0123456789abcdef0123456789abcdef -- /bin/cat /etc/machine-id)
 check_eq "$mid" 0123456789abcdef0123456789abcdef "a tree without a machine ID gets a transient one (--uuid)"
+# Security options, by their effect.
+out=$(run -- /bin/sh -c 'touch /tmp/f && chown 1234 /tmp/f && echo chown-ok')
+check_eq "$out" chown-ok "the default set keeps CAP_CHOWN"
+out=$(run --drop-capability=CAP_CHOWN -- /bin/sh -c 'touch /tmp/f && chown 1234 /tmp/f 2>/dev/null || echo refused')
+check_eq "$out" refused "--drop-capability=CAP_CHOWN takes it away"
+check_eq "$(run -- /bin/sh -c 'grep ^NoNewPrivs: /proc/self/status | tr -d "\t "')" "NoNewPrivs:0" "no_new_privs is off by default"
+check_eq "$(run --no-new-privileges=yes -- /bin/sh -c 'grep ^NoNewPrivs: /proc/self/status | tr -d "\t "')" "NoNewPrivs:1" "--no-new-privileges=yes sets it"
+out=$(run --system-call-filter='~mkdir mkdirat' -- /bin/sh -c 'mkdir /tmp/d 2>/dev/null || echo refused')
+check_eq "$out" refused "--system-call-filter=~LIST denies those calls"
+out=$(run -- /bin/sh -c 'mkdir /tmp/d && echo made')
+check_eq "$out" made "and without it they work"
+
 # -M without -D finds the image in the pool by name (a link in the pool leads to our tree).
 POOL=/var/lib/machines
 mkdir -p "$POOL"
