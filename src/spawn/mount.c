@@ -22,38 +22,34 @@
 
 #define STAGING_DIR RUNTIME_DIR "/staging"
 
-/* Makes a new file system instance with KEY=VALUE options and attaches it at PATH in the tree. */
+/* The classic mount flags for MOUNT_ATTR_* bits. */
+static unsigned long attrs_to_flags(unsigned attrs) {
+        return (attrs & MOUNT_ATTR_RDONLY ? MS_RDONLY : 0) | (attrs & MOUNT_ATTR_NOSUID ? MS_NOSUID : 0) |
+               (attrs & MOUNT_ATTR_NODEV ? MS_NODEV : 0) | (attrs & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0);
+}
+
+/* Makes a new file system instance with KEY=VALUE options and attaches it at PATH in the tree.
+ * The target is the fd resolved inside the root, reached through its /proc/self/fd link (which
+ * leads to exactly that dentry, whatever the tree's symlinks say): one mount(2) instead of the
+ * fsopen/fsconfig-per-option/fsmount/move_mount sequence, at every start. */
 static int mount_fs_at(int root_fd, const char *path, const char *fstype, char *const *options,
                        unsigned attrs) {
-        _cleanup_close_ int fs_fd = -EBADF, mnt_fd = -EBADF, target_fd = -EBADF;
+        _cleanup_close_ int target_fd = -EBADF;
+        char target[64], data[512] = "";
+        size_t n = 0;
 
-        fs_fd = fsopen(fstype, FSOPEN_CLOEXEC);
-        if (fs_fd < 0)
-                return log_error_errno(negative_errno(), "Failed to open a %s file system: %m", fstype);
         STRV_FOREACH(o, options) {
-                _cleanup_free_ char *key = strdup(*o);
-                char *eq;
-
-                if (!key)
-                        return log_oom();
-                eq = strchr(key, '=');
-                if (eq)
-                        *eq++ = 0;
-                if (fsconfig(fs_fd, eq ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, key, eq, 0) < 0)
-                        return log_error_errno(negative_errno(), "Failed to set %s option %s on %s: %m",
-                                               fstype, *o, path);
+                int k = snprintf(data + n, sizeof(data) - n, "%s%s", n > 0 ? "," : "", *o);
+                if (k < 0 || (size_t) k >= sizeof(data) - n)
+                        return log_error_errno(-E2BIG, "Mount options for %s are too long.", path);
+                n += (size_t) k;
         }
-        if (fsconfig(fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-                return log_error_errno(negative_errno(), "Failed to create the %s file system for %s: %m",
-                                       fstype, path);
-        mnt_fd = fsmount(fs_fd, FSMOUNT_CLOEXEC, attrs);
-        if (mnt_fd < 0)
-                return log_error_errno(negative_errno(), "Failed to mount %s on %s: %m", fstype, path);
         target_fd = mkdir_p_in_root(root_fd, path, 0755);
         if (target_fd < 0)
                 return log_error_errno(target_fd, "Failed to make the mount point %s: %m", path);
-        if (move_mount(mnt_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                return log_error_errno(negative_errno(), "Failed to attach %s on %s: %m", fstype, path);
+        snprintf(target, sizeof(target), "/proc/self/fd/%d", target_fd);
+        if (mount(fstype, target, fstype, attrs_to_flags(attrs), n > 0 ? data : NULL) < 0)
+                return log_error_errno(negative_errno(), "Failed to mount %s on %s: %m", fstype, path);
         return 0;
 }
 
