@@ -356,13 +356,6 @@ static int prepare(Container *c, const char *dir) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to delegate the cgroup: %m");
         }
-        /* Before the clone, so PID 1 starts confined. Without a user namespace root inside
-         * can remount without nodev; only this policy keeps device nodes a tree ships (a disk,
-         * /dev/mem) closed (probe A20). No policy, no start. */
-        r = device_policy_attach(c->cgroup.payload_fd, NULL, 0);
-        if (r < 0)
-                return log_error_errno(r, "Failed to install the device policy: %m");
-        safe_close(r);
 
         if (s->console_mode != CONSOLE_PIPE) {
                 r = console_open_pty(&c->console_master, &c->console_slave);
@@ -420,6 +413,15 @@ static int start(Container *c, const char *dir) {
         if (r < 0)
                 return r;
         pair[1] = safe_close(pair[1]);
+
+        /* While the container builds its mounts: nothing of the payload runs before our GO.
+         * Without a user namespace root inside can remount without nodev; only this policy
+         * keeps device nodes a tree ships (a disk, /dev/mem) closed (probe A20). No policy,
+         * no start. */
+        r = device_policy_attach(c->cgroup.payload_fd, NULL, 0);
+        if (r < 0)
+                return log_error_errno(r, "Failed to install the device policy: %m");
+        safe_close(r);
 
         if (userns) {
                 char p[64];
