@@ -10,7 +10,7 @@ PACKAGES=(
 	libglib2.0-dev libglib-testing-0-dev
 	# run and test: trees, namespaces, the testhost, polkit, terminals
 	busybox-static debootstrap systemd systemd-container dbus dbus-bin polkitd
-	iproute2 util-linux procps passwd python3 python3-dbus python3-gi libxml2-utils tmux acl
+	iproute2 util-linux procps passwd python3 python3-dbus python3-gi libxml2-utils libglib2.0-bin tmux acl
 )
 
 missing=()

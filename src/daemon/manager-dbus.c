@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The org.berth.machine1.Manager interface: the registry verbs, mirroring machine1's. */
+#include <stdio.h>
+
+#include "bus-errors.h"
+#include "log.h"
+#include "machine-dbus.h"
+#include "manager-dbus.h"
+#include "name-util.h"
+
+static int reply_machine_path(sd_bus_message *message, Machine *machine) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        r = machine_bus_path(machine, &p);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, "o", p);
+}
+
+static int method_list_machines(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(ssso)");
+        if (r < 0)
+                return r;
+        for (Machine *i = m->machines; i; i = i->next) {
+                _cleanup_free_ char *p = NULL;
+
+                r = machine_bus_path(i, &p);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_append(reply, "(ssso)", i->name, machine_class_to_string(i->class),
+                                          strempty(i->service), p);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int find_machine(Manager *m, sd_bus_message *message, Machine **ret, sd_bus_error *error) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        *ret = manager_find_machine(m, name);
+        if (!*ret)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_MACHINE, "No machine '%s' known", name);
+        return 0;
+}
+
+static int method_get_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Machine *machine = NULL;
+        int r;
+
+        r = find_machine(userdata, message, &machine, error);
+        if (r < 0)
+                return r;
+        return reply_machine_path(message, machine);
+}
+
+static int method_get_machine_by_pid(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        Machine *machine;
+        uint32_t pid;
+        int r;
+
+        r = sd_bus_message_read(message, "u", &pid);
+        if (r < 0)
+                return r;
+        if (pid > INT32_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid PID %u", pid);
+        if (pid == 0) {
+                pid_t p;
+
+                r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_PID, &creds);
+                if (r >= 0)
+                        r = sd_bus_creds_get_pid(creds, &p);
+                if (r < 0)
+                        return r;
+                pid = (uint32_t) p;
+        }
+        machine = manager_find_machine_by_pid(userdata, (pid_t) pid);
+        if (!machine)
+                return sd_bus_error_setf(error, BUS_ERROR_NO_MACHINE_FOR_PID,
+                                         "PID %u does not belong to any known machine", pid);
+        return reply_machine_path(message, machine);
+}
+
+/* Absolute, and no "." or ".." component: what a caller means is what we store. */
+static bool path_is_normalized_absolute(const char *p) {
+        size_t n = strlen(p);
+
+        if (p[0] != '/' || strstr(p, "/../") || strstr(p, "/./"))
+                return false;
+        return !(n >= 3 && streq(p + n - 3, "/..")) && !(n >= 2 && streq(p + n - 2, "/."));
+}
+
+/* Everything a caller hands to Create/RegisterMachine, checked before polkit is asked. */
+static int read_machine_args(Manager *m, sd_bus_message *message, bool create, Machine **ret,
+                             sd_bus_error *error) {
+        _cleanup_(machine_freep) Machine *machine = NULL;
+        const char *name, *service, *class, *root;
+        const void *id;
+        size_t n_id;
+        uint32_t leader;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(message, 'y', &id, &n_id);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(message, "ssus", &service, &class, &leader, &root);
+        if (r < 0)
+                return r;
+
+        if (!machine_name_is_valid(name))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid machine name");
+        if (n_id != 0 && n_id != 16)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Machine ID must be 0 or 16 bytes");
+        if (machine_class_from_string(class) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Invalid machine class '%s'", class);
+        if (leader <= 1 || leader > INT32_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid leader PID %u", leader);
+        if (!isempty(root) && !path_is_normalized_absolute(root))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "Root directory must be an absolute, normalized path");
+        if (strchr(service, '\n') || strchr(root, '\n'))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "Newline in service or root directory");
+
+        if (create) {
+                r = sd_bus_message_enter_container(message, 'a', "(sv)");
+                if (r < 0)
+                        return r;
+                while ((r = sd_bus_message_enter_container(message, 'r', "sv")) > 0) {
+                        const char *prop, *desc;
+
+                        r = sd_bus_message_read(message, "s", &prop);
+                        if (r < 0)
+                                return r;
+                        /* Description is all the cgroupfs backend can honour; anything else
+                         * would be silently ignored, which a caller could not tell. */
+                        if (!streq(prop, "Description"))
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "Unknown or unsupported scope property '%s'", prop);
+                        r = sd_bus_message_read(message, "v", "s", &desc);
+                        if (r < 0)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "Property '%s' must be a string", prop);
+                        r = sd_bus_message_exit_container(message);
+                        if (r < 0)
+                                return r;
+                }
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+
+        if (manager_find_machine(m, name))
+                return sd_bus_error_setf(error, BUS_ERROR_MACHINE_EXISTS,
+                                         "Machine '%s' already exists", name);
+
+        r = machine_new(name, &machine);
+        if (r < 0)
+                return r;
+        if (n_id == 16)
+                memcpy(&machine->id, id, 16);
+        machine->class = machine_class_from_string(class);
+        machine->leader = (pid_t) leader;
+        if (!isempty(service) && !(machine->service = strdup(service)))
+                return -ENOMEM;
+        if (!isempty(root) && !(machine->root_directory = strdup(root)))
+                return -ENOMEM;
+
+        *ret = TAKE_PTR(machine);
+        return 0;
+}
+
+/* Only root may hand us a leader it does not own: otherwise anyone could make someone else's
+ * process "their" machine and then kill it through us. */
+static int check_leader(sd_bus_message *message, pid_t leader, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        uid_t caller, owner;
+        uint64_t st;
+        int r;
+
+        r = proc_starttime(leader, &st);
+        if (r == -ESRCH)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Leader PID %i does not exist", (int) leader);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID, &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, &caller);
+        if (r < 0)
+                r = sd_bus_creds_get_uid(creds, &caller);
+        if (r < 0)
+                return r;
+        if (caller == 0)
+                return 0;
+
+        r = proc_uid(leader, &owner);
+        if (r < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Leader PID %i does not exist", (int) leader);
+        if (owner != caller)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "Only root may register another user's process as a machine leader");
+        return 0;
+}
+
+static int create_or_register(sd_bus_message *message, Manager *m, bool create, sd_bus_error *error) {
+        _cleanup_(machine_freep) Machine *machine = NULL;
+        Machine *added;
+        int r;
+
+        r = read_machine_args(m, message, create, &machine, error);
+        if (r < 0)
+                return r;
+        r = check_leader(message, machine->leader, error);
+        if (r < 0)
+                return r;
+
+        const char *details[] = { "machine", machine->name, "verb", create ? "create" : "register", NULL };
+        r = polkit_verify_async(message, "org.berth.machine1.create-machine", details,
+                                &m->polkit_registry, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1; /* polkit will call us again */
+
+        r = manager_add_machine(m, machine, create);
+        if (r == -ESRCH)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "Leader PID %i exited", (int) machine->leader);
+        if (r == -EEXIST)
+                return sd_bus_error_setf(error, BUS_ERROR_MACHINE_EXISTS,
+                                         "A scope for machine '%s' exists already", machine->name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Failed to add machine %s: %m", machine->name);
+        added = TAKE_PTR(machine);
+        return reply_machine_path(message, added);
+}
+
+static int method_create_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return create_or_register(message, userdata, true, error);
+}
+
+static int method_register_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return create_or_register(message, userdata, false, error);
+}
+
+static int method_unregister_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        Machine *machine = NULL;
+        int r;
+
+        r = find_machine(m, message, &machine, error);
+        if (r < 0)
+                return r;
+        const char *details[] = { "machine", machine->name, "verb", "unregister", NULL };
+        r = polkit_verify_async(message, "org.berth.machine1.manage-machines", details,
+                                &m->polkit_registry, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+
+        manager_machine_gone(m, machine);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_terminate_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Machine *machine = NULL;
+        int r;
+
+        r = find_machine(userdata, message, &machine, error);
+        if (r < 0)
+                return r;
+        return bus_machine_method_terminate(message, machine, error);
+}
+
+static int method_kill_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Machine *machine = NULL;
+        int r;
+
+        r = find_machine(userdata, message, &machine, error);
+        if (r < 0)
+                return r;
+        return bus_machine_method_kill(message, machine, error);
+}
+
+int manager_send_machine_signal(Manager *m, Machine *machine, bool new) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        if (!m->bus)
+                return 0;
+        r = machine_bus_path(machine, &p);
+        if (r < 0)
+                return r;
+        return sd_bus_emit_signal(m->bus, MANAGER_OBJECT_PATH, MANAGER_INTERFACE,
+                                  new ? "MachineNew" : "MachineRemoved", "so", machine->name, p);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD_WITH_ARGS("ListMachines", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssso)", machines),
+                                method_list_machines, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMachine", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", machine),
+                                method_get_machine, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMachineByPID", SD_BUS_ARGS("u", pid), SD_BUS_RESULT("o", machine),
+                                method_get_machine_by_pid, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateMachine",
+                                SD_BUS_ARGS("s", name, "ay", id, "s", service, "s", class, "u", leader,
+                                            "s", root_directory, "a(sv)", scope_properties),
+                                SD_BUS_RESULT("o", path), method_create_machine,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RegisterMachine",
+                                SD_BUS_ARGS("s", name, "ay", id, "s", service, "s", class, "u", leader,
+                                            "s", root_directory),
+                                SD_BUS_RESULT("o", path), method_register_machine,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UnregisterMachine", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                                method_unregister_machine, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("TerminateMachine", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
+                                method_terminate_machine, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("KillMachine", SD_BUS_ARGS("s", name, "s", whom, "i", signal),
+                                SD_BUS_NO_RESULT, method_kill_machine, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("MachineNew", SD_BUS_ARGS("s", machine, "o", path), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("MachineRemoved", SD_BUS_ARGS("s", machine, "o", path), 0),
+        SD_BUS_VTABLE_END
+};
+
+int manager_bus_register(Manager *m) {
+        int r;
+
+        r = sd_bus_add_object_vtable(m->bus, NULL, MANAGER_OBJECT_PATH, MANAGER_INTERFACE, manager_vtable, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the manager object: %m");
+        r = sd_bus_add_fallback_vtable(m->bus, NULL, MACHINE_OBJECT_PREFIX, MACHINE_INTERFACE,
+                                       machine_vtable, machine_object_find, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the machine objects: %m");
+        r = sd_bus_add_node_enumerator(m->bus, NULL, MACHINE_OBJECT_PREFIX, machine_node_enumerator, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the machine enumerator: %m");
+        r = sd_bus_add_object_manager(m->bus, NULL, MANAGER_OBJECT_PATH);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the object manager: %m");
+        return 0;
+}

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The cgroupfs scope backend: machine-NAME.scope directories that berthd manages itself. */
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include "log.h"
+#include "resolve.h"
+#include "scope-cgroupfs.h"
+
+static bool is_cgroup2(const char *path) {
+        struct statfs sfs;
+
+        return statfs(path, &sfs) >= 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+int cgroupfs_root(char **ret) {
+        const char *e = getenv("BERTH_CGROUP_ROOT"), *p;
+
+        if (!isempty(e)) {
+                if (e[0] != '/' || !is_cgroup2(e))
+                        return -ENOMEDIUM;
+                p = e;
+        } else if (is_cgroup2("/sys/fs/cgroup"))
+                p = "/sys/fs/cgroup";
+        else if (is_cgroup2("/sys/fs/cgroup/unified"))
+                p = "/sys/fs/cgroup/unified";
+        else
+                return -ENOMEDIUM;
+
+        *ret = strdup(p);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int scope_path(const char *root, const char *name, char **ret) {
+        return asprintf(ret, "%s/machine.slice/machine-%s.scope", root, name) < 0 ? -ENOMEM : 0;
+}
+
+int scope_create(const char *path, pid_t leader) {
+        _cleanup_free_ char *slice = NULL, *procs = NULL;
+        char pid[32];
+        int r;
+
+        slice = strdup(path);
+        if (!slice || asprintf(&procs, "%s/cgroup.procs", path) < 0)
+                return -ENOMEM;
+        *strrchr(slice, '/') = 0;
+
+        /* machine.slice is shared with berth-spawn, which removes it when empty: retry if it
+         * vanished between our two mkdirs. */
+        for (unsigned attempt = 0;; attempt++) {
+                if (mkdir(slice, 0755) < 0 && errno != EEXIST)
+                        return negative_errno();
+                if (mkdir(path, 0755) >= 0)
+                        break;
+                if (errno != ENOENT || attempt >= 3)
+                        return negative_errno();
+        }
+
+        snprintf(pid, sizeof pid, "%i", (int) leader);
+        r = write_string_file(procs, pid);
+        if (r < 0) {
+                (void) scope_remove(path);
+                return r;
+        }
+        return 0;
+}
+
+int scope_remove(const char *path) {
+        _cleanup_free_ char *slice = NULL;
+        char *e;
+
+        if (rmdir(path) < 0 && errno != ENOENT)
+                return negative_errno();
+
+        slice = strdup(path);
+        if (!slice)
+                return -ENOMEM;
+        e = strrchr(slice, '/');
+        if (e) {
+                *e = 0;
+                /* Only ever our own parent, and only when nothing else lives in it. */
+                e = strrchr(slice, '/');
+                if (e && streq(e, "/machine.slice"))
+                        (void) rmdir(slice);
+        }
+        return 0;
+}
+
+int cgroup_populated_fd(int fd) {
+        char buf[256];
+        ssize_t n;
+        const char *l;
+
+        /* Reading through the watched fd is what re-arms its EPOLLPRI: kernfs keeps reporting an
+         * event until this very open file has seen the new contents. */
+        n = pread(fd, buf, sizeof buf - 1, 0);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = 0;
+        l = strstr(buf, "populated ");
+        if (!l)
+                return -EBADMSG;
+        return l[strlen("populated ")] == '1';
+}
+
+int cgroup_populated(const char *path) {
+        _cleanup_free_ char *p = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (asprintf(&p, "%s/cgroup.events", path) < 0)
+                return -ENOMEM;
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return cgroup_populated_fd(fd);
+}
+
+int cgroup_kill_all(const char *path) {
+        _cleanup_free_ char *p = NULL;
+
+        if (asprintf(&p, "%s/cgroup.kill", path) < 0)
+                return -ENOMEM;
+        return write_string_file(p, "1");
+}
+
+int cgroup_signal_all(const char *path, int sig) {
+        _cleanup_free_ char *p = NULL, *buf = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char *s, *save = NULL;
+        int r, ret = 0;
+
+        if (asprintf(&p, "%s/cgroup.procs", path) < 0)
+                return -ENOMEM;
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        r = read_fd_full(fd, 4 * 1024 * 1024, &buf, NULL);
+        if (r < 0)
+                return r;
+
+        for (s = strtok_r(buf, "\n", &save); s; s = strtok_r(NULL, "\n", &save)) {
+                pid_t pid = (pid_t) strtol(s, NULL, 10);
+
+                if (pid <= 1)
+                        continue;
+                if (kill(pid, sig) < 0 && errno != ESRCH && ret == 0)
+                        ret = negative_errno();
+        }
+        return ret;
+}
