@@ -1,34 +1,26 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The cgroupfs scope backend: machine-NAME.scope directories that berthd manages itself. */
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 
+#include "cgroup-util.h"
 #include "log.h"
 #include "resolve.h"
 #include "scope-cgroupfs.h"
-
-static bool is_cgroup2(const char *path) {
-        struct statfs sfs;
-
-        return statfs(path, &sfs) >= 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
-}
 
 int cgroupfs_root(char **ret) {
         const char *e = getenv("BERTH_CGROUP_ROOT"), *p;
 
         if (!isempty(e)) {
-                if (e[0] != '/' || !is_cgroup2(e))
+                if (e[0] != '/' || !cgroup2_is(e))
                         return -ENOMEDIUM;
                 p = e;
-        } else if (is_cgroup2("/sys/fs/cgroup"))
-                p = "/sys/fs/cgroup";
-        else if (is_cgroup2("/sys/fs/cgroup/unified"))
-                p = "/sys/fs/cgroup/unified";
-        else
-                return -ENOMEDIUM;
+        } else {
+                int r = cgroup2_mount_point(&p);
+                if (r < 0)
+                        return r;
+        }
 
         *ret = strdup(p);
         return *ret ? 0 : -ENOMEM;
@@ -87,43 +79,6 @@ int scope_remove(const char *path) {
                         (void) rmdir(slice);
         }
         return 0;
-}
-
-int cgroup_populated_fd(int fd) {
-        char buf[256];
-        ssize_t n;
-        const char *l;
-
-        /* Reading through the watched fd is what re-arms its EPOLLPRI: kernfs keeps reporting an
-         * event until this very open file has seen the new contents. */
-        n = pread(fd, buf, sizeof buf - 1, 0);
-        if (n < 0)
-                return negative_errno();
-        buf[n] = 0;
-        l = strstr(buf, "populated ");
-        if (!l)
-                return -EBADMSG;
-        return l[strlen("populated ")] == '1';
-}
-
-int cgroup_populated(const char *path) {
-        _cleanup_free_ char *p = NULL;
-        _cleanup_close_ int fd = -EBADF;
-
-        if (asprintf(&p, "%s/cgroup.events", path) < 0)
-                return -ENOMEM;
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        return cgroup_populated_fd(fd);
-}
-
-int cgroup_kill_all(const char *path) {
-        _cleanup_free_ char *p = NULL;
-
-        if (asprintf(&p, "%s/cgroup.kill", path) < 0)
-                return -ENOMEM;
-        return write_string_file(p, "1");
 }
 
 int cgroup_signal_all(const char *path, int sig) {

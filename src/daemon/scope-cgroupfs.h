@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "cgroup-util.h"
+
 /* The cgroup2 mount point: /sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on hybrid
  * ones. $BERTH_CGROUP_ROOT overrides it (a test may confine berthd to a sub-tree). */
 int cgroupfs_root(char **ret);

@@ -3,32 +3,15 @@
  * (CLONE_INTO_CGROUP), emptied and removed at exit. */
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 
+#include "cgroup-util.h"
 #include "cgroup.h"
 #include "fd-util.h"
 #include "log.h"
 #include "resolve.h"
-
-static bool is_cgroup2(const char *path) {
-        struct statfs sfs;
-
-        return statfs(path, &sfs) >= 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
-}
-
-int cgroup2_mount_point(const char **ret) {
-        if (is_cgroup2("/sys/fs/cgroup"))
-                *ret = "/sys/fs/cgroup";
-        else if (is_cgroup2("/sys/fs/cgroup/unified"))
-                *ret = "/sys/fs/cgroup/unified";
-        else
-                return -ENOMEDIUM;
-        return 0;
-}
 
 /* Our own cgroup2 path, from the "0::" line of /proc/self/cgroup. */
 static int own_cgroup(char **ret) {
@@ -51,18 +34,11 @@ static int own_cgroup(char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+/* A cgroup that cannot be read counts as populated: never remove what we cannot see into. */
 static bool cgroup_is_populated(const char *path) {
-        _cleanup_free_ char *p = NULL, *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
+        int r = cgroup_populated(path);
 
-        if (asprintf(&p, "%s/cgroup.events", path) < 0)
-                return true;
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno != ENOENT;
-        if (read_fd_full(fd, 4096, &buf, NULL) < 0)
-                return true;
-        return strstr(buf, "populated 1") != NULL;
+        return r == -ENOENT ? false : r != 0;
 }
 
 /* Removes PATH and every directory below it, deepest first. The container's own init may have
@@ -156,19 +132,23 @@ int machine_cgroup_delegate(const MachineCgroup *c, uid_t uid, gid_t gid) {
         return 0;
 }
 
-/* Waits up to TIMEOUT_MS for the cgroup to empty, woken by the kernel's cgroup.events notices. */
+/* Waits up to TIMEOUT_MS for the cgroup to empty, woken by the kernel's cgroup.events notices
+ * (read through the polled fd itself, which is what re-arms them). */
 static int cgroup_wait_empty(const char *path, int timeout_ms) {
         _cleanup_free_ char *p = NULL;
         _cleanup_close_ int fd = -EBADF;
+        int r;
 
         if (asprintf(&p, "%s/cgroup.events", path) < 0)
                 return -ENOMEM;
         fd = open(p, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : negative_errno();
-        for (int waited = 0; cgroup_is_populated(path); waited += 100) {
+        for (int waited = 0; (r = cgroup_populated_fd(fd)) != 0; waited += 100) {
                 struct pollfd pfd = { .fd = fd, .events = POLLPRI };
 
+                if (r < 0)
+                        return r;
                 if (waited >= timeout_ms)
                         return -ETIMEDOUT;
                 (void) poll(&pfd, 1, 100);
@@ -180,13 +160,10 @@ int machine_cgroup_destroy(MachineCgroup *c) {
         int r = 0;
 
         if (c->payload_path) {
-                _cleanup_free_ char *kill_path = NULL;
-
                 /* Whatever escaped PID 1's death (nothing should: the PID namespace took it
                  * along) is killed, so the directories can go. */
-                if (asprintf(&kill_path, "%s/cgroup.kill", c->payload_path) >= 0 &&
-                    cgroup_is_populated(c->payload_path))
-                        (void) write_string_file(kill_path, "1");
+                if (cgroup_is_populated(c->payload_path))
+                        (void) cgroup_kill_all(c->payload_path);
                 r = cgroup_wait_empty(c->payload_path, 10000);
                 if (r < 0)
                         log_warning_errno(r, "Cgroup %s did not empty: %m", c->payload_path);

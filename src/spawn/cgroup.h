@@ -13,9 +13,6 @@ typedef struct MachineCgroup {
         bool owns_scope;    /* we made scope_path and remove it at exit */
 } MachineCgroup;
 
-/* Where the cgroup2 hierarchy is mounted: /sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified
- * on hybrid ones. */
-int cgroup2_mount_point(const char **ret);
 
 /* KEEP_UNIT: inside our own cgroup (the unit's, which delegated it to us); otherwise a
  * machine.slice/machine-NAME.scope of our own. -EBUSY if that scope already holds processes. */

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cgroup2 basics shared by berth-spawn and berthd. */
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <sys/vfs.h>
+
+#include "cgroup-util.h"
+#include "macro.h"
+#include "resolve.h"
+
+int cgroup2_is(const char *path) {
+        struct statfs sfs;
+
+        return statfs(path, &sfs) >= 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+int cgroup2_mount_point(const char **ret) {
+        if (cgroup2_is("/sys/fs/cgroup"))
+                *ret = "/sys/fs/cgroup";
+        else if (cgroup2_is("/sys/fs/cgroup/unified"))
+                *ret = "/sys/fs/cgroup/unified";
+        else
+                return -ENOMEDIUM;
+        return 0;
+}
+
+int cgroup_populated_fd(int fd) {
+        char buf[256];
+        const char *l;
+        ssize_t n;
+
+        n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n < 0)
+                return negative_errno();
+        buf[n] = 0;
+        l = strstr(buf, "populated ");
+        if (!l)
+                return -EBADMSG;
+        return l[strlen("populated ")] == '1';
+}
+
+int cgroup_populated(const char *path) {
+        _cleanup_free_ char *p = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (asprintf(&p, "%s/cgroup.events", path) < 0)
+                return -ENOMEM;
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return cgroup_populated_fd(fd);
+}
+
+int cgroup_kill_all(const char *path) {
+        _cleanup_free_ char *p = NULL;
+
+        if (asprintf(&p, "%s/cgroup.kill", path) < 0)
+                return -ENOMEM;
+        return write_string_file(p, "1");
+}

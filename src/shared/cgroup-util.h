@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cgroup2 basics shared by berth-spawn and berthd: where the hierarchy is, whether a cgroup
+ * holds processes, killing all of them. */
+#pragma once
+
+/* The cgroup2 mount point: /sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on hybrid
+ * ones; -ENOMEDIUM when there is none. */
+int cgroup2_mount_point(const char **ret);
+/* Whether PATH is a cgroup2 mount point or directory. */
+int cgroup2_is(const char *path);
+
+/* 1 if processes live in the cgroup or below, 0 if not, negative errno. */
+int cgroup_populated(const char *path);
+/* The same, from an open cgroup.events. Reading through the fd that is being polled is what
+ * re-arms its POLLPRI/EPOLLPRI: kernfs keeps reporting an event until this very open file has
+ * seen the new contents. */
+int cgroup_populated_fd(int fd);
+/* SIGKILLs everything in the cgroup at once (cgroup.kill). */
+int cgroup_kill_all(const char *path);
