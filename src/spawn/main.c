@@ -65,9 +65,6 @@ static int settings_complete(Settings *s) {
         if (!s->console_mode_set)
                 s->console_mode = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) ?
                                   CONSOLE_INTERACTIVE : CONSOLE_READ_ONLY;
-        /* Under a unit that restarts us on 133 (berth-spawn@.service), a reboot is the unit's
-         * business; run by hand, the container restarts in place. */
-        s->restart_exits = s->keep_unit;
         return 0;
 }
 
@@ -88,7 +85,9 @@ int main(int argc, char *argv[]) {
                 r = container_run(&s, &status);
                 if (r < 0)
                         return EXIT_FAILURE;
-                if (r != CONTAINER_REBOOTED || s.restart_exits)
+                /* Under a unit that restarts us on 133 (--keep-unit, berth-spawn@.service), a
+                 * reboot is the unit's business; run by hand, the container restarts in place. */
+                if (r != CONTAINER_REBOOTED || s.keep_unit)
                         break;
                 log_info("Container %s is rebooting.", s.machine);
         }

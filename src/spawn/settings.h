@@ -139,7 +139,6 @@ typedef struct Settings {
         bool notify_ready;
         bool keep_unit;
         bool register_machine;
-        bool restart_exits;        /* a reboot inside exits 133 instead of restarting in place */
 
         /* Bookkeeping */
         uint64_t set_mask;         /* SettingsMask bits set on the command line */
