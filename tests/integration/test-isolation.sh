@@ -280,11 +280,15 @@ test_special_dir_symlinks() {
 
 # ---- A34: TIOCSTI from the container into the terminal that started it ----
 
-# tty_run CMD: runs CMD on a fresh pty (script), then reads what is left in that pty's input the
-# way the user's shell would after the container exits, and runs it if it is the payload.
+# tty_run CMD: runs CMD on a fresh pty, then takes what is left in that pty's input, as the
+# user's shell would read it after the container exits, and runs it if it is the payload.
 tty_run() {
-	local reader="for i in 1 2 3 4 5 6 7 8; do IFS= read -r -t 1 L; [ \$? -gt 128 ] && break; case \"\$L\" in *'touch $PWNED'*) touch '$PWNED';; esac; done"
-	timeout --kill-after=5 $((SPAWN_TIMEOUT + 15)) script -qfec "$1; $reader" /dev/null </dev/null
+	local left=$SCRATCH/tty-leftover
+	rm -f "$left"
+	timeout --kill-after=5 $((SPAWN_TIMEOUT + 15)) "$TESTS_SRC/lib/tty-run.py" "$left" "$1" </dev/null
+	if grep -qF "touch $PWNED" "$left" 2>/dev/null; then
+		touch "$PWNED"
+	fi
 }
 
 test_tiocsti() {
