@@ -3,97 +3,9 @@
 # berthd on a private system bus: the registry verbs, signals, the cgroupfs scopes, bad input,
 # leader tracking, and a kill -9 restart that keeps live machines and drops dead ones.
 . "$(dirname "$0")/../lib/libtest.sh"
-need_root
-
-BERTHD=${BERTHD:-${BUILD_ROOT:-}/src/daemon/berthd}
-if [ ! -x "$BERTHD" ]; then
-	echo "1..0 # SKIP berthd not built (set BERTHD)"
-	exit 0
-fi
-for t in dbus-daemon gdbus busctl dbus-monitor runuser; do
-	command -v $t >/dev/null || { echo "1..0 # SKIP $t not installed"; exit 0; }
-done
-
-CGROOT=/sys/fs/cgroup/unified
-[ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && CGROOT=/sys/fs/cgroup
-
+. "$(dirname "$0")/../lib/berthd.sh"
 leak_begin
-mkscratch
-chmod 755 "$SCRATCH" # the unprivileged caller must reach the bus socket
-RT=$SCRATCH/run
-BUS=unix:path=$SCRATCH/bus
-SLICE_EXISTED=0; [ -d "$CGROOT/machine.slice" ] && SLICE_EXISTED=1
-P=t$$ # machine names unique to this run
-
-cat >"$SCRATCH/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$SCRATCH/bus</listen>
-  <auth>EXTERNAL</auth>
-  <includedir>/usr/share/dbus-1/system.d</includedir>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="org.berth.machine1"/>
-    <allow send_destination="org.berth.machine1"/>
-    <allow send_destination="org.freedesktop.DBus"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-  </policy>
-</busconfig>
-CONF
-
-PIDS=()
-kill_pids() { local p; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; return 0; }
-on_cleanup 'kill -9 ${BERTHD_PID:-} 2>/dev/null; kill_pids'
-on_cleanup 'for d in "$CGROOT"/machine.slice/machine-$P-*.scope "$CGROOT/berthd-test-$$.scope" "$CGROOT/berthd-test-$$-d"; do [ -d "$d" ] && rmdir "$d"; done; [ $SLICE_EXISTED = 1 ] || rmdir "$CGROOT/machine.slice" 2>/dev/null; true'
-
-wait_for() { # wait_for SECONDS CMD...: polls CMD every 0.1 s
-	local n=$(($1 * 10)); shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
-
-dbus-daemon --config-file="$SCRATCH/bus.conf" --nofork --nopidfile 2>"$SCRATCH/dbus.log" &
-PIDS+=($!)
-wait_for 10 test -S "$SCRATCH/bus" || { echo "1..0 # SKIP dbus-daemon did not start"; exit 0; }
-
-call() { # call METHOD ARGS... on the manager, GVariant text output or the error on stdout
-	gdbus call --address "$BUS" --dest org.berth.machine1 --object-path /org/berth/machine1 \
-		--method org.berth.machine1.Manager."$1" -- "${@:2}" 2>&1
-}
-error_of() { "$@" | sed -n 's/.*GDBus\.Error:\([^:]*\):.*/\1/p'; }
-prop() { # prop MACHINE PROPERTY
-	local path
-	path=$(call GetMachine "$1" | sed -n "s/^(objectpath '\(.*\)',)$/\1/p")
-	busctl --address="$BUS" get-property org.berth.machine1 "$path" org.berth.machine1.Machine "$2" 2>&1
-}
-list() { # one "name class service path" line per machine, sorted
-	busctl --address="$BUS" --json=short call org.berth.machine1 /org/berth/machine1 \
-		org.berth.machine1.Manager ListMachines |
-		python3 -c 'import json,sys; [print(*m) for m in sorted(json.load(sys.stdin)["data"][0])]'
-}
-# berthd runs in a cgroup of its own, so that the test can see it is never killed wholesale.
-DCG=$CGROOT/berthd-test-$$-d
-mkdir "$DCG"
-start_berthd() {
-	BERTH_RUNTIME_DIR=$RT DBUS_SYSTEM_BUS_ADDRESS=$BUS NOTIFY_SOCKET=${NOTIFY:-} \
-		sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2"' sh "$DCG" "$BERTHD" 2>>"$SCRATCH/berthd.log" &
-	BERTHD_PID=$!
-	wait_for 10 busctl --address="$BUS" status org.berth.machine1 >/dev/null 2>&1 &&
-		wait_for 5 test -n "$(call ListMachines | grep -v Error)"
-}
-in_scope() { grep -qx "0::/machine.slice/machine-$2.scope" "/proc/$1/cgroup"; }
-gone() { ! list | grep -q "^$1 "; }
-dead() { ! kill -0 "$1" 2>/dev/null; }
-
-
+berthd_setup
 
 NOTIFY=$SCRATCH/notify
 python3 -c 'import socket, sys

@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# berthd on a private system bus, for integration tests. Source after libtest.sh, as root:
+#
+#   berthd_setup            needs root; scratch dir, dbus-daemon on $BUS, berthd's cgroup $DCG,
+#                           cleanup hooks (kills $PIDS and berthd, removes the test's scopes)
+#   start_berthd            starts $BERTHD (state in $RT) in $DCG; waits until it answers
+#   call METHOD ARGS...     a Manager method via gdbus: GVariant text, or the error text
+#   error_of CMD...         only the D-Bus error name in CMD's output
+#   prop MACHINE PROPERTY   a Machine property via busctl ('s "x"', 'u 42', ...)
+#   list                    "name class service path" per machine, sorted
+#   in_scope PID NAME       PID lives in machine.slice/machine-NAME.scope
+#   gone NAME / dead PID    NAME is not listed / PID does not exist
+#   wait_for SECONDS CMD... polls CMD every 0.1 s
+#
+# Variables: $CGROOT (cgroup2 mount), $RT (berthd's runtime dir), $BUS (bus address), $P (a
+# name prefix unique to this run: name machines "$P-something" so that cleanup finds their
+# scopes), $PIDS (append background processes to kill at exit), $BERTHD_PID, $SCRATCH/berthd.log.
+
+BERTHD=${BERTHD:-${BUILD_ROOT:-}/src/daemon/berthd}
+
+wait_for() {
+	local n=$(($1 * 10)); shift
+	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+
+call() {
+	gdbus call --address "$BUS" --dest org.berth.machine1 --object-path /org/berth/machine1 \
+		--method org.berth.machine1.Manager."$1" -- "${@:2}" 2>&1
+}
+error_of() { "$@" | sed -n 's/.*GDBus\.Error:\([^:]*\):.*/\1/p'; }
+prop() {
+	local path
+	path=$(call GetMachine "$1" | sed -n "s/^(objectpath '\(.*\)',)$/\1/p")
+	busctl --address="$BUS" get-property org.berth.machine1 "$path" org.berth.machine1.Machine "$2" 2>&1
+}
+list() {
+	busctl --address="$BUS" --json=short call org.berth.machine1 /org/berth/machine1 \
+		org.berth.machine1.Manager ListMachines |
+		python3 -c 'import json,sys; [print(*m) for m in sorted(json.load(sys.stdin)["data"][0])]'
+}
+in_scope() { grep -qx "0::/machine.slice/machine-$2.scope" "/proc/$1/cgroup"; }
+gone() { ! list | grep -q "^$1 "; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+kill_pids() { local p; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; return 0; }
+
+start_berthd() {
+	BERTH_RUNTIME_DIR=$RT DBUS_SYSTEM_BUS_ADDRESS=$BUS NOTIFY_SOCKET=${NOTIFY:-} \
+		sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2"' sh "$DCG" "$BERTHD" 2>>"$SCRATCH/berthd.log" &
+	BERTHD_PID=$!
+	wait_for 10 busctl --address="$BUS" status org.berth.machine1 >/dev/null 2>&1 &&
+		wait_for 5 test -n "$(call ListMachines | grep -v Error)"
+}
+
+berthd_setup() {
+	need_root
+	if [ ! -x "$BERTHD" ]; then
+		echo "1..0 # SKIP berthd not built (set BERTHD)"
+		exit 0
+	fi
+	for t in dbus-daemon gdbus busctl dbus-monitor runuser; do
+		command -v $t >/dev/null || { echo "1..0 # SKIP $t not installed"; exit 0; }
+	done
+
+	CGROOT=/sys/fs/cgroup/unified
+	[ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ] && CGROOT=/sys/fs/cgroup
+	mkscratch
+	chmod 755 "$SCRATCH" # an unprivileged caller must reach the bus socket
+	RT=$SCRATCH/run
+	BUS=unix:path=$SCRATCH/bus
+	SLICE_EXISTED=0; [ -d "$CGROOT/machine.slice" ] && SLICE_EXISTED=1
+	P=t$$
+	PIDS=()
+
+	cat >"$SCRATCH/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$SCRATCH/bus</listen>
+  <auth>EXTERNAL</auth>
+  <includedir>/usr/share/dbus-1/system.d</includedir>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="org.berth.machine1"/>
+    <allow send_destination="org.berth.machine1"/>
+    <allow send_destination="org.freedesktop.DBus"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+  </policy>
+</busconfig>
+CONF
+
+	on_cleanup 'kill -9 ${BERTHD_PID:-} 2>/dev/null; kill_pids'
+	on_cleanup 'for d in "$CGROOT"/machine.slice/machine-$P-*.scope "$CGROOT/berthd-test-$$.scope" "$CGROOT/berthd-test-$$-d"; do [ -d "$d" ] && rmdir "$d"; done; [ $SLICE_EXISTED = 1 ] || rmdir "$CGROOT/machine.slice" 2>/dev/null; true'
+
+	dbus-daemon --config-file="$SCRATCH/bus.conf" --nofork --nopidfile 2>"$SCRATCH/dbus.log" &
+	PIDS+=($!)
+	wait_for 10 test -S "$SCRATCH/bus" || { echo "1..0 # SKIP dbus-daemon did not start"; exit 0; }
+	# berthd runs in a cgroup of its own, so that a test can see it is never killed wholesale.
+	DCG=$CGROOT/berthd-test-$$-d
+	mkdir "$DCG"
+}
