@@ -63,9 +63,13 @@ int scope_create(const char *path, pid_t leader) {
 int scope_remove(const char *path) {
         _cleanup_free_ char *slice = NULL;
         char *e;
+        int r;
 
-        if (rmdir(path) < 0 && errno != ENOENT)
-                return negative_errno();
+        /* berth-spawn makes payload (and the container its own tree) below our scope; once
+         * the scope is empty all of that is ours to remove. */
+        r = cgroup_rmdir_tree(path);
+        if (r < 0)
+                return r;
 
         slice = strdup(path);
         if (!slice)

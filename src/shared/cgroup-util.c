@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cgroup2 basics shared by berth-spawn and berthd. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <sys/vfs.h>
 
 #include "cgroup-util.h"
+#include "fd-util.h"
 #include "macro.h"
 #include "resolve.h"
 
@@ -58,4 +60,23 @@ int cgroup_kill_all(const char *path) {
         if (asprintf(&p, "%s/cgroup.kill", path) < 0)
                 return -ENOMEM;
         return write_string_file(p, "1");
+}
+
+int cgroup_rmdir_tree(const char *path) {
+        _cleanup_(closedirp) DIR *d = opendir(path);
+        struct dirent *de;
+
+        if (!d)
+                return errno == ENOENT ? 0 : negative_errno();
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *sub = NULL;
+
+                /* Only directories: cgroupfs has no files to unlink. */
+                if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
+                        return -ENOMEM;
+                (void) cgroup_rmdir_tree(sub);
+        }
+        return rmdir(path) < 0 && errno != ENOENT ? negative_errno() : 0;
 }

@@ -17,3 +17,6 @@ int cgroup_populated(const char *path);
 int cgroup_populated_fd(int fd);
 /* SIGKILLs everything in the cgroup at once (cgroup.kill). */
 int cgroup_kill_all(const char *path);
+/* Removes the (empty) cgroup PATH and every directory below it, deepest first: a container's
+ * own init may have made a whole tree (init.scope, system.slice, ...). 0 if PATH is gone. */
+int cgroup_rmdir_tree(const char *path);

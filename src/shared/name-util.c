@@ -41,3 +41,23 @@ bool image_name_is_valid(const char *s) {
                         return false;
         return true;
 }
+
+bool unit_name_is_slice(const char *s) {
+        size_t n = strlen(s), prefix;
+
+        if (n > 255 || n <= strlen(".slice") || !streq(s + n - strlen(".slice"), ".slice"))
+                return false;
+        prefix = n - strlen(".slice");
+        if (s[0] == '-' || s[prefix - 1] == '-')
+                return false;
+        for (size_t i = 0; i < prefix; i++) {
+                char c = s[i];
+
+                if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+                    c != ':' && c != '_' && c != '.' && c != '\\' && c != '-')
+                        return false;
+                if (c == '-' && s[i + 1] == '-')
+                        return false;
+        }
+        return true;
+}

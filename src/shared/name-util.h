@@ -12,3 +12,6 @@ bool machine_name_is_valid(const char *s);
 /* A file name that is safe as a single path component in the pool: no '/', not '.' or '..',
  * no control characters, no ".#" (our temporary names), at most 255 bytes. */
 bool image_name_is_valid(const char *s);
+/* A systemd slice unit name, e.g. "machine.slice" or "machine-big.slice": characters systemd
+ * allows in unit names, dash-separated non-empty parts, at most 255 bytes. */
+bool unit_name_is_slice(const char *s);

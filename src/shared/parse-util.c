@@ -101,3 +101,64 @@ int parse_uuid(const char *v, uint8_t out[16]) {
         memcpy(out, id, 16);
         return 0;
 }
+
+int parse_uint64(const char *s, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (isempty(s))
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                if (v > (UINT64_MAX - (uint64_t) (*p - '0')) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (*p - '0');
+        }
+        *ret = v;
+        return 0;
+}
+
+int parse_size(const char *s, uint64_t *ret) {
+        static const char suffixes[] = "KMGTPE";
+        _cleanup_free_ char *digits = NULL;
+        const char *suffix;
+        uint64_t v, factor = 1;
+        size_t n;
+        int r;
+
+        if (isempty(s))
+                return -EINVAL;
+        if (streq(s, "infinity")) {
+                *ret = UINT64_MAX;
+                return 0;
+        }
+        n = strlen(s);
+        suffix = strchr(suffixes, s[n - 1]);
+        if (suffix && s[n - 1]) {
+                for (const char *i = suffixes; i <= suffix; i++)
+                        factor *= 1024;
+                n--;
+        }
+        digits = strndup(s, n);
+        if (!digits)
+                return -ENOMEM;
+        r = parse_uint64(digits, &v);
+        if (r < 0)
+                return r;
+        if (v > UINT64_MAX / factor)
+                return -ERANGE;
+        *ret = v * factor;
+        return 0;
+}
+
+int parse_percent(const char *s, uint64_t *ret) {
+        _cleanup_free_ char *digits = NULL;
+        size_t n = s ? strlen(s) : 0;
+
+        if (n < 2 || s[n - 1] != '%')
+                return -EINVAL;
+        digits = strndup(s, n - 1);
+        if (!digits)
+                return -ENOMEM;
+        return parse_uint64(digits, ret);
+}

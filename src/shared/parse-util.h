@@ -12,3 +12,10 @@ int parse_small_uint(const char *s, unsigned max, unsigned *ret);
 int signal_from_string(const char *s);
 /* A UUID as 32 hex digits, with or without dashes; the all-zero UUID is refused. */
 int parse_uuid(const char *v, uint8_t out[16]);
+/* Digits with an optional K, M, G, T, P or E suffix (powers of 1024), or "infinity" for
+ * UINT64_MAX: the sizes systemd's MemoryMax= and friends take. */
+int parse_size(const char *s, uint64_t *ret);
+/* Digits only, like parse_small_uint(), for any uint64_t. */
+int parse_uint64(const char *s, uint64_t *ret);
+/* "N%" with N digits: N, for CPU quotas (which may exceed 100%). */
+int parse_percent(const char *s, uint64_t *ret);

@@ -41,6 +41,8 @@ enum {
         ARG_NOTIFY_READY,
         ARG_KEEP_UNIT,
         ARG_REGISTER,
+        ARG_SLICE,
+        ARG_PROPERTY,
 };
 
 static void help(void) {
@@ -88,7 +90,9 @@ static void help(void) {
                "     --console=MODE         interactive, read-only, passive or pipe\n"
                "  -P --pipe                 Same as --console=pipe\n"
                "     --keep-unit            Run in our own unit's cgroup\n"
-               "     --register=BOOL        Register with berthd\n");
+               "     --register=BOOL        Register with berthd\n"
+               "     --slice=SLICE          Put the machine's scope in this slice\n"
+               "     --property=NAME=VALUE  Set a property of the machine's scope\n");
 }
 
 /* As in nspawn: a leading "~" makes the whole list a deny list. */
@@ -308,6 +312,20 @@ static int parse_option(Settings *s, int c, const char *arg) {
                         FAIL(-EINVAL, "Invalid boolean: %s", arg);
                 s->register_machine = r;
                 break;
+        case ARG_SLICE:
+                /* A unit name: what systemd would take, so a bad one fails here, not later. */
+                if (!unit_name_is_slice(arg))
+                        FAIL(-EINVAL, "Invalid slice name: %s", arg);
+                free(s->slice);
+                if (!(s->slice = strdup(arg)))
+                        return log_oom();
+                break;
+        case ARG_PROPERTY:
+                if (!strchr(arg, '=') || arg[0] == '=')
+                        FAIL(-EINVAL, "Invalid property, expected NAME=VALUE: %s", arg);
+                if (strv_extend(&s->properties, arg) < 0)
+                        return log_oom();
+                break;
         case 'q':
                 log_set_max_level(LOG_ERR);
                 break;
@@ -354,6 +372,8 @@ int args_parse(int argc, char *argv[], Settings *s) {
                 { "notify-ready", required_argument, NULL, ARG_NOTIFY_READY },
                 { "keep-unit", no_argument, NULL, ARG_KEEP_UNIT },
                 { "register", required_argument, NULL, ARG_REGISTER },
+                { "slice", required_argument, NULL, ARG_SLICE },
+                { "property", required_argument, NULL, ARG_PROPERTY },
                 {}
         };
         int c, r;

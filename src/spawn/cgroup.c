@@ -13,13 +13,18 @@
 #include "log.h"
 #include "resolve.h"
 
-/* Our own cgroup2 path, from the "0::" line of /proc/self/cgroup. */
-static int own_cgroup(char **ret) {
-        _cleanup_close_ int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+/* The cgroup2 path of PID (0: ourselves), from the "0::" line of /proc/PID/cgroup. */
+static int pid_cgroup(pid_t pid, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
-        char *l, *e;
+        char p[64], *l, *e;
         int r;
 
+        if (pid == 0)
+                snprintf(p, sizeof(p), "/proc/self/cgroup");
+        else
+                snprintf(p, sizeof(p), "/proc/%i/cgroup", (int) pid);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
         r = read_fd_full(fd, 64 * 1024, &buf, NULL);
@@ -41,29 +46,43 @@ static bool cgroup_is_populated(const char *path) {
         return r == -ENOENT ? false : r != 0;
 }
 
-/* Removes PATH and every directory below it, deepest first. The container's own init may have
- * made a whole tree (init.scope, system.slice, ...). Only directories: cgroupfs has no files
- * to unlink. */
-static int rmdir_tree(const char *path) {
-        _cleanup_(closedirp) DIR *d = opendir(path);
-        struct dirent *de;
+/* Makes SCOPE/payload, the container's cgroup namespace root, and fills in RET. */
+static int payload_create(char *scope, bool owns_scope, MachineCgroup *ret) {
+        _cleanup_free_ char *payload = NULL;
+        int r;
 
-        if (!d)
-                return errno == ENOENT ? 0 : negative_errno();
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *sub = NULL;
-
-                if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
-                        return -ENOMEM;
-                (void) rmdir_tree(sub);
+        if (asprintf(&payload, "%s/payload", scope) < 0) {
+                free(scope);
+                return log_oom();
         }
-        return rmdir(path) < 0 && errno != ENOENT ? negative_errno() : 0;
+        *ret = (MachineCgroup) {
+                .scope_path = scope,
+                .payload_fd = -EBADF,
+                .owns_scope = owns_scope,
+        };
+        if (cgroup_is_populated(payload)) {
+                r = log_error_errno(-EBUSY, "Cgroup %s is in use already.", payload);
+                goto fail;
+        }
+        (void) cgroup_rmdir_tree(payload);
+        if (mkdir(payload, 0755) < 0) {
+                r = log_error_errno(negative_errno(), "Failed to create %s: %m", payload);
+                goto fail;
+        }
+        ret->payload_path = TAKE_PTR(payload);
+        ret->payload_fd = open(ret->payload_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (ret->payload_fd < 0) {
+                r = log_error_errno(negative_errno(), "Failed to open %s: %m", ret->payload_path);
+                goto fail;
+        }
+        return 0;
+fail:
+        (void) machine_cgroup_destroy(ret);
+        return r;
 }
 
 int machine_cgroup_create(const char *machine, bool keep_unit, MachineCgroup *ret) {
-        _cleanup_free_ char *own = NULL, *scope = NULL, *payload = NULL;
+        _cleanup_free_ char *own = NULL, *scope = NULL;
         const char *root;
         int r;
 
@@ -72,7 +91,7 @@ int machine_cgroup_create(const char *machine, bool keep_unit, MachineCgroup *re
                 return log_error_errno(r, "No cgroup2 hierarchy is mounted: %m");
 
         if (keep_unit) {
-                r = own_cgroup(&own);
+                r = pid_cgroup(0, &own);
                 if (r < 0)
                         return log_error_errno(r, "Failed to find our own cgroup: %m");
                 if (asprintf(&scope, "%s%s", root, streq(own, "/") ? "" : own) < 0)
@@ -94,28 +113,32 @@ int machine_cgroup_create(const char *machine, bool keep_unit, MachineCgroup *re
                                 return log_error_errno(-EBUSY, "Machine '%s' is already running.", machine);
                 }
         }
+        return payload_create(TAKE_PTR(scope), !keep_unit, ret);
+}
 
-        if (asprintf(&payload, "%s/payload", scope) < 0)
+int machine_cgroup_join_scope(pid_t pid, MachineCgroup *ret) {
+        _cleanup_free_ char *cg = NULL, *scope = NULL;
+        const char *root;
+        int r;
+
+        r = cgroup2_mount_point(&root);
+        if (r < 0)
+                return log_error_errno(r, "No cgroup2 hierarchy is mounted: %m");
+        r = pid_cgroup(pid, &cg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to find the cgroup of the container: %m");
+        if (streq(cg, "/"))
+                return log_error_errno(-EBUSY, "berthd left the container in the root cgroup.");
+        if (asprintf(&scope, "%s%s", root, cg) < 0)
                 return log_oom();
-        if (cgroup_is_populated(payload))
-                return log_error_errno(-EBUSY, "Cgroup %s is in use already.", payload);
-        (void) rmdir_tree(payload);
-        if (mkdir(payload, 0755) < 0)
-                return log_error_errno(negative_errno(), "Failed to create %s: %m", payload);
+        return payload_create(TAKE_PTR(scope), false, ret);
+}
 
-        *ret = (MachineCgroup) {
-                .scope_path = TAKE_PTR(scope),
-                .payload_path = TAKE_PTR(payload),
-                .payload_fd = -EBADF,
-                .owns_scope = !keep_unit,
-        };
-        ret->payload_fd = open(ret->payload_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (ret->payload_fd < 0) {
-                r = log_error_errno(negative_errno(), "Failed to open %s: %m", ret->payload_path);
-                (void) machine_cgroup_destroy(ret);
-                return r;
-        }
-        return 0;
+int machine_cgroup_add(const MachineCgroup *c, pid_t pid) {
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%i", (int) pid);
+        return write_string_fileat(c->payload_fd, "cgroup.procs", buf);
 }
 
 int machine_cgroup_delegate(const MachineCgroup *c, uid_t uid, gid_t gid) {
@@ -167,7 +190,7 @@ int machine_cgroup_destroy(MachineCgroup *c) {
                 r = cgroup_wait_empty(c->payload_path, 10000);
                 if (r < 0)
                         log_warning_errno(r, "Cgroup %s did not empty: %m", c->payload_path);
-                r = rmdir_tree(c->payload_path);
+                r = cgroup_rmdir_tree(c->payload_path);
                 if (r < 0)
                         log_warning_errno(r, "Failed to remove %s: %m", c->payload_path);
         }

@@ -17,6 +17,11 @@ typedef struct MachineCgroup {
 /* KEEP_UNIT: inside our own cgroup (the unit's, which delegated it to us); otherwise a
  * machine.slice/machine-NAME.scope of our own. -EBUSY if that scope already holds processes. */
 int machine_cgroup_create(const char *machine, bool keep_unit, MachineCgroup *ret);
+/* Registered with CreateMachine: berthd put PID in a scope of its own; makes the payload
+ * directory inside it (the scope stays berthd's to remove). */
+int machine_cgroup_join_scope(pid_t pid, MachineCgroup *ret);
+/* Moves PID into the payload directory. */
+int machine_cgroup_add(const MachineCgroup *c, pid_t pid);
 /* Lets UID own the payload directory and the files a delegated subtree needs to be writable. */
 int machine_cgroup_delegate(const MachineCgroup *c, uid_t uid, gid_t gid);
 /* Kills what is left (cgroup.kill), waits until it is empty and removes what we created. */

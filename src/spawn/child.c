@@ -228,6 +228,19 @@ _Noreturn void child_run(const ChildContext *c) {
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 fail(c->sync_fd, negative_errno());
 
+        /* Registered with berthd, the container was cloned where we run and berthd moved it
+         * into its scope: only now is the cgroup to root a namespace at known. */
+        if (c->defer_cgroupns) {
+                r = sync_recv(c->sync_fd, SYNC_CGROUP, NULL);
+                if (r < 0)
+                        _exit(EXIT_FAILURE);
+                if (unshare(CLONE_NEWCGROUP) < 0)
+                        fail(c->sync_fd, log_error_errno(negative_errno(), "Failed to make the cgroup namespace: %m"));
+                r = sync_send(c->sync_fd, SYNC_CGROUP, 0, -1);
+                if (r < 0)
+                        _exit(EXIT_FAILURE);
+        }
+
         if (c->userns) {
                 _cleanup_close_ int mnt_fd = -EBADF;
 

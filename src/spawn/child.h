@@ -19,6 +19,7 @@ typedef struct ChildContext {
         char **environment;     /* the payload's complete environment */
         uint64_t caps_keep;
         bool console_pty;       /* stdio is /dev/console */
+        bool defer_cgroupns;    /* wait for SYNC_CGROUP, then make the cgroup namespace */
         int sync_fd;            /* to the supervisor */
 } ChildContext;
 

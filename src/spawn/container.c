@@ -29,6 +29,7 @@
 #include "notify-util.h"
 #include "notify.h"
 #include "ownership.h"
+#include "register.h"
 #include "resolve.h"
 #include "strv.h"
 #include "sync.h"
@@ -45,6 +46,9 @@ typedef struct Container {
         char *os_release;
 
         MachineCgroup cgroup;
+        Registration *registration;
+        bool defer_cgroup;      /* CreateMachine: the cgroup exists only once berthd made it */
+        bool restarted;         /* a reboot in place: our last run may still be leaving berthd */
         uid_t uid_shift;
         int uid_lock_fd;
         bool idmap_root;
@@ -67,6 +71,7 @@ typedef struct Container {
 } Container;
 
 static void container_done(Container *c) {
+        registration_free(c->registration);
         pty_forward_free(c->forward);
         event_free(c->event);
         if (c->veth)
@@ -192,8 +197,9 @@ static int clone_container(Container *c, int child_sync_fd, const ChildContext *
         const Settings *s = c->settings;
         bool userns = s->userns_mode != USERNS_NO;
         struct clone_args args = {
-                .flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_PIDFD |
-                         CLONE_INTO_CGROUP | (userns ? CLONE_NEWUSER : CLONE_NEWNS) |
+                .flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
+                         (c->defer_cgroup ? 0 : CLONE_NEWCGROUP | CLONE_INTO_CGROUP) |
+                         (userns ? CLONE_NEWUSER : CLONE_NEWNS) |
                          (s->private_network || s->network_veth ? CLONE_NEWNET : 0),
                 .pidfd = (uint64_t) (uintptr_t) &c->pidfd,
                 .exit_signal = SIGCHLD,
@@ -208,6 +214,7 @@ static int clone_container(Container *c, int child_sync_fd, const ChildContext *
                 safe_close(c->sync_fd);
                 ChildContext copy = *cc;
                 copy.sync_fd = child_sync_fd;
+                copy.defer_cgroupns = c->defer_cgroup;
                 child_run(&copy);
         }
         c->pid = pid;
@@ -348,13 +355,23 @@ static int prepare(Container *c, const char *dir) {
         } else if (s->userns_mode == USERNS_FIXED)
                 c->uid_shift = s->uid_shift;
 
-        r = machine_cgroup_create(s->machine, s->keep_unit, &c->cgroup);
-        if (r < 0)
-                return r;
-        if (c->uid_shift) {
-                r = machine_cgroup_delegate(&c->cgroup, c->uid_shift, c->uid_shift);
+        if (s->register_machine) {
+                r = registration_open(s, &c->registration);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to delegate the cgroup: %m");
+                        return r;
+        }
+        /* With CreateMachine berthd makes the scope, and only for a running leader: the
+         * container starts where we are and moves in after registering (start()). */
+        c->defer_cgroup = c->registration && !s->keep_unit;
+        if (!c->defer_cgroup) {
+                r = machine_cgroup_create(s->machine, s->keep_unit, &c->cgroup);
+                if (r < 0)
+                        return r;
+                if (c->uid_shift) {
+                        r = machine_cgroup_delegate(&c->cgroup, c->uid_shift, c->uid_shift);
+                        if (r < 0)
+                                return log_error_errno(r, "Failed to delegate the cgroup: %m");
+                }
         }
 
         if (s->console_mode != CONSOLE_PIPE) {
@@ -366,6 +383,62 @@ static int prepare(Container *c, const char *dir) {
                         return log_error_errno(negative_errno(), "Failed to hand over the console: %m");
         }
         return 0;
+}
+
+/* Without a user namespace root inside can remount without nodev; only this policy keeps device
+ * nodes a tree ships (a disk, /dev/mem) closed (probe A20). No policy, no start. Nothing of the
+ * payload runs before our GO, so attaching it while the container builds its mounts is early
+ * enough. */
+static int attach_device_policy(Container *c) {
+        int r = device_policy_attach(c->cgroup.payload_fd, NULL, 0);
+
+        if (r < 0)
+                return log_error_errno(r, "Failed to install the device policy: %m");
+        safe_close(r);
+        return 0;
+}
+
+static int register_machine(Container *c) {
+        uint8_t id[16];
+        int r;
+
+        for (int i = 0; i < 16; i++)
+                sscanf(c->machine_id + 2 * i, "%2hhx", &id[i]);
+        /* After a reboot in place berthd may still be letting go of our previous run. */
+        for (unsigned attempt = 0;; attempt++) {
+                r = registration_register(c->registration, c->settings, id, c->pid);
+                if (r != -EEXIST || !c->restarted || attempt >= 50)
+                        return r;
+                (void) usleep(100 * 1000);
+        }
+}
+
+/* CreateMachine moved the container into berthd's scope: make our payload cgroup inside it,
+ * close its devices, move the container there and let it make its cgroup namespace. */
+static int register_and_move(Container *c) {
+        int r;
+
+        r = register_machine(c);
+        if (r < 0)
+                return r;
+        r = machine_cgroup_join_scope(c->pid, &c->cgroup);
+        if (r < 0)
+                return r;
+        if (c->uid_shift) {
+                r = machine_cgroup_delegate(&c->cgroup, c->uid_shift, c->uid_shift);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to delegate the cgroup: %m");
+        }
+        r = attach_device_policy(c);
+        if (r < 0)
+                return r;
+        r = machine_cgroup_add(&c->cgroup, c->pid);
+        if (r < 0)
+                return log_error_errno(r, "Failed to move the container into %s: %m", c->cgroup.payload_path);
+        r = sync_send(c->sync_fd, SYNC_CGROUP, 0, -1);
+        if (r >= 0)
+                r = sync_recv(c->sync_fd, SYNC_CGROUP, NULL);
+        return r == -EPIPE ? -EIO : r;
 }
 
 static int start(Container *c, const char *dir) {
@@ -414,14 +487,17 @@ static int start(Container *c, const char *dir) {
                 return r;
         pair[1] = safe_close(pair[1]);
 
-        /* While the container builds its mounts: nothing of the payload runs before our GO.
-         * Without a user namespace root inside can remount without nodev; only this policy
-         * keeps device nodes a tree ships (a disk, /dev/mem) closed (probe A20). No policy,
-         * no start. */
-        r = device_policy_attach(c->cgroup.payload_fd, NULL, 0);
+        if (c->defer_cgroup)
+                r = register_and_move(c);
+        else {
+                r = attach_device_policy(c);
+                /* RegisterMachine adopts the cgroup we cloned into; meanwhile the container
+                 * builds its mounts. */
+                if (r >= 0 && c->registration)
+                        r = register_machine(c);
+        }
         if (r < 0)
-                return log_error_errno(r, "Failed to install the device policy: %m");
-        safe_close(r);
+                return r;
 
         if (userns) {
                 char p[64];
@@ -491,9 +567,10 @@ static int run_loop(Container *c) {
         return r;
 }
 
-int container_run(const Settings *s, int *ret_status) {
+int container_run(const Settings *s, bool restarted, int *ret_status) {
         _cleanup_(container_done) Container c = {
                 .settings = s,
+                .restarted = restarted,
                 .uid_lock_fd = -EBADF,
                 .console_master = -EBADF,
                 .pidfd = -EBADF,

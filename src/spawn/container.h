@@ -3,6 +3,8 @@
  * turns stop requests into the right signal, and cleans up whatever way it ends. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "settings.h"
 
 typedef enum ContainerResult {
@@ -10,6 +12,6 @@ typedef enum ContainerResult {
         CONTAINER_REBOOTED,  /* the init asked for a reboot */
 } ContainerResult;
 
-/* Runs the container once. Returns a ContainerResult, or a negative errno when it could not
+/* Runs the container once; RESTARTED says it is a reboot in place. Returns a ContainerResult, or a negative errno when it could not
  * be started (already logged). */
-int container_run(const Settings *s, int *ret_status);
+int container_run(const Settings *s, bool restarted, int *ret_status);

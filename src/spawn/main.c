@@ -10,6 +10,7 @@
 #include "image.h"
 #include "log.h"
 #include "name-util.h"
+#include "register.h"
 #include "settings-file.h"
 #include "settings.h"
 #include "strv.h"
@@ -58,6 +59,13 @@ static int settings_complete(Settings *s) {
                 return log_error_errno(-EINVAL, "--user and --chdir are for a command, not for --boot.");
         if (s->ephemeral && s->volatile_mode != VOLATILE_NO)
                 return log_error_errno(-EINVAL, "--ephemeral and --volatile= exclude each other.");
+        /* The scope's settings go to berthd with CreateMachine; a unit of our own or no
+         * registration has no scope to put them on. */
+        if ((s->slice || s->properties) && (s->keep_unit || !s->register_machine))
+                return log_error_errno(-EINVAL, "--slice= and --property= need a scope of berthd's: "
+                                       "not with --keep-unit or --register=no.");
+        if (registration_check_properties(s->properties) < 0)
+                return -EINVAL;
         if (s->private_network && s->network_veth)
                 s->private_network = false; /* veth implies a private network */
         if (!s->boot && strv_length(s->parameters) == 0 && strv_extend(&s->parameters, "/bin/sh") < 0)
@@ -81,8 +89,8 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return EXIT_FAILURE;
 
-        for (;;) {
-                r = container_run(&s, &status);
+        for (bool restarted = false;; restarted = true) {
+                r = container_run(&s, restarted, &status);
                 if (r < 0)
                         return EXIT_FAILURE;
                 /* Under a unit that restarts us on 133 (--keep-unit, berth-spawn@.service), a

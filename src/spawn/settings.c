@@ -94,6 +94,8 @@ void settings_done(Settings *s) {
         free(s->mounts);
         strv_free(s->syscall_allow);
         strv_free(s->syscall_deny);
+        free(s->slice);
+        strv_free(s->properties);
         *s = (Settings) {};
 }
 

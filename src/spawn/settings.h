@@ -139,6 +139,8 @@ typedef struct Settings {
         bool notify_ready;
         bool keep_unit;
         bool register_machine;
+        char *slice;               /* --slice: the scope's slice (CreateMachine) */
+        char **properties;         /* --property=NAME=VALUE for the scope (CreateMachine) */
 
         /* Bookkeeping */
         uint64_t set_mask;         /* SettingsMask bits set on the command line */

@@ -8,6 +8,8 @@
 typedef enum SyncStep {
         SYNC_SETUP_DONE,   /* mounts, pivot_root and hostname done; fd: notify socket (or none) */
         SYNC_MOUNT_NS,     /* userns mode: the locked mount namespace to join; fd: the nsfs */
+        SYNC_CGROUP,       /* supervisor: the container is in its cgroup now (registered with
+                            * berthd); the container: its cgroup namespace is made */
         SYNC_GO,           /* supervisor: host side ready (veth, cgroup), exec the payload */
         SYNC_FAILED,       /* error: the sender logged why; value is the negative errno */
 } SyncStep;

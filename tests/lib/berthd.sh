@@ -12,6 +12,8 @@
 #   in_scope PID NAME       PID lives in machine.slice/machine-NAME.scope
 #   gone NAME / dead PID    NAME is not listed / PID does not exist
 #   wait_for SECONDS CMD... polls CMD every 0.1 s
+#   berthd_teardown         stops berthd and $PIDS, removes the cgroups of berthd_setup (call it
+#                           before leak_check)
 #
 # Variables: $CGROOT (cgroup2 mount), $RT (berthd's runtime dir), $BUS (bus address), $P (a
 # name prefix unique to this run: name machines "$P-something" so that cleanup finds their
@@ -106,4 +108,17 @@ CONF
 	# berthd runs in a cgroup of its own, so that a test can see it is never killed wholesale.
 	DCG=$CGROOT/berthd-test-$$-d
 	mkdir "$DCG"
+}
+
+berthd_teardown() {
+	[ -n "${BERTHD_PID:-}" ] && { kill -9 "$BERTHD_PID" 2>/dev/null; wait "$BERTHD_PID" 2>/dev/null; }
+	BERTHD_PID=
+	kill_pids; PIDS=()
+	local d
+	for d in "$CGROOT"/machine.slice/machine-$P-*.scope "$CGROOT/berthd-test-$$.scope"; do
+		[ -d "$d" ] && wait_for 3 rmdir "$d" 2>/dev/null
+	done
+	wait_for 3 rmdir "$DCG" 2>/dev/null
+	[ "$SLICE_EXISTED" = 1 ] || rmdir "$CGROOT/machine.slice" 2>/dev/null
+	return 0
 }

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Registering the container with berthd over the system bus (CreateMachine/RegisterMachine).
+ *
+ * libsystemd is loaded with dlopen() only here, when a run registers: linking it costs every
+ * start about a millisecond and a megabyte, registered or not (bench/README.md). */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "settings.h"
+
+typedef struct Registration Registration;
+
+/* Connects to the system bus and checks that berthd answers (activating it where the bus can).
+ * Returns 0 with *RET set, or 0 with *RET = NULL after a warning when there is no bus or no
+ * berthd: the machine then runs unregistered. Negative errno only for real failures. */
+int registration_open(const Settings *s, Registration **ret);
+
+/* Registers LEADER as machine S->machine: CreateMachine (berthd makes machine-NAME.scope and
+ * moves LEADER there) or, with --keep-unit, RegisterMachine for the unit we run in. ID is the
+ * machine's 128-bit id. Logs and returns negative errno on failure: -EEXIST if a machine of that
+ * name is registered already, -EACCES if berthd refused. */
+int registration_register(Registration *r, const Settings *s, const uint8_t id[16], pid_t leader);
+
+Registration *registration_free(Registration *r);
+static inline void registration_freep(Registration **r) {
+        if (*r)
+                registration_free(*r);
+}
+
+/* Checks --property= assignments (names and values) without any bus, at argument time. */
+int registration_check_properties(char **properties);
