@@ -33,6 +33,10 @@ static int become_root_in_userns(void) {
         /* Created by host root, we are "nobody" inside until we take the mapped root IDs. */
         if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
                 return log_error_errno(negative_errno(), "Failed to become root in the user namespace: %m");
+        /* Changing our IDs cleared the parent-death signal: without it a killed supervisor
+         * would leave the container running, with nobody to clean up after it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                return negative_errno();
         return 0;
 }
 

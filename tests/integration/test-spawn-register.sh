@@ -100,6 +100,14 @@ wait_for 5 grep -q started "$SCRATCH/d.out"
 kill -9 "$(spawn_pid "$SPAWN")"
 check "SIGKILL of berth-spawn: the machine leaves the registry" wait_for 10 gone "$P-d"
 check "and its scope goes" wait_for 10 test ! -d "$CGROOT/machine.slice/machine-$P-d.scope"
+bg_spawn du -D "$T" -M "$P-du" -U --console=pipe -- /bin/sh -c 'echo started; exec sleep 300'
+wait_for 10 listed "$P-du"
+wait_for 5 grep -q started "$SCRATCH/du.out"
+leader=$(container_pid "$SPAWN")
+kill -9 "$(spawn_pid "$SPAWN")"
+check "SIGKILL of berth-spawn -U: the container dies with it" wait_for 10 dead "$leader"
+check "and leaves the registry" wait_for 10 gone "$P-du"
+check "and its scope goes" wait_for 10 test ! -d "$CGROOT/machine.slice/machine-$P-du.scope"
 
 # ---- bad arguments and no berthd ----
 out=$(DBUS_SYSTEM_BUS_ADDRESS=$BUS spawn -D "$T" -M "$P-e" --property=Bogus=1 --console=pipe -- /bin/true 2>&1)
