@@ -7,5 +7,13 @@
 #define BUS_ERROR_NO_SUCH_MACHINE "org.berth.machine1.NoSuchMachine"
 #define BUS_ERROR_MACHINE_EXISTS "org.berth.machine1.MachineExists"
 #define BUS_ERROR_NO_MACHINE_FOR_PID "org.berth.machine1.NoMachineForPID"
+#define BUS_ERROR_TOO_MANY_OPERATIONS "org.berth.machine1.TooManyOperations"
+#define BUS_ERROR_NO_SUCH_USER "org.berth.machine1.NoSuchUser"
+#define BUS_ERROR_NO_SUCH_COMMAND "org.berth.machine1.NoSuchCommand"
+/* Inside a machine (machine-inside.c) */
+#define BUS_ERROR_NO_PRIVATE_NETWORKING "org.berth.machine1.NoPrivateNetworking"
+#define BUS_ERROR_NO_UID_SHIFT "org.berth.machine1.NoUIDShift"
+#define BUS_ERROR_NO_SUCH_USER_MAPPING "org.berth.machine1.NoSuchUserMapping"
+#define BUS_ERROR_NO_SUCH_GROUP_MAPPING "org.berth.machine1.NoSuchGroupMapping"
 
 extern const sd_bus_error_map berth_bus_errors[];

@@ -14,6 +14,7 @@
 #include "manager.h"
 #include "resolve.h"
 #include "scope-cgroupfs.h"
+#include "strv.h"
 
 #ifndef PID_FS_MAGIC
 #define PID_FS_MAGIC 0x50494446
@@ -78,12 +79,15 @@ Machine *machine_free(Machine *m) {
         sd_event_source_disable_unref(m->leader_source);
         sd_event_source_disable_unref(m->cgroup_source);
         sd_event_source_disable_unref(m->kill_timer);
+        sd_bus_slot_unref(m->unit_match_slot);
+        sd_bus_slot_unref(m->unit_query_slot);
         safe_close(m->leader_pidfd);
         free(m->name);
         free(m->service);
         free(m->unit);
         free(m->root_directory);
         free(m->cgroup_path);
+        strv_free(m->resource_v1_dirs);
         free(m);
         return NULL;
 }
@@ -224,6 +228,11 @@ int machine_leader_exited(Machine *m) {
 
         m->leader_source = sd_event_source_disable_unref(m->leader_source);
         m->kill_timer = sd_event_source_disable_unref(m->kill_timer);
+        /* systemd removes its units' cgroups itself, once they are empty. */
+        if (m->manager->scope_backend == SCOPE_BACKEND_SYSTEMD) {
+                systemd_scope_untrack(m);
+                return 1;
+        }
         if (!m->scope_created || !m->cgroup_path)
                 return 1;
 
@@ -266,7 +275,16 @@ int machine_start_watch(Machine *m) {
         return r < 0 ? r : 0;
 }
 
+/* Under systemd a machine's unit is its own unless it holds berthd or is the root: then
+ * systemd stops and kills it as a whole, registered machines' units too (as machined does). */
+static bool machine_owns_unit(Machine *m) {
+        return m->manager->scope_backend == SCOPE_BACKEND_SYSTEMD && m->unit && m->cgroup_path &&
+               !manager_cgroup_is_shared(m->manager, m->cgroup_path);
+}
+
 int machine_kill(Machine *m, bool all, int sig) {
+        if (all && machine_owns_unit(m))
+                return systemd_scope_kill(m, sig);
         /* A registered machine may sit in a cgroup it shares (the root, berthd's own): then
          * "all" can only safely mean its leader. */
         if (all && m->cgroup_path &&
@@ -289,6 +307,9 @@ static int on_terminate_timeout(sd_event_source *s, uint64_t usec, void *userdat
 int machine_terminate(Machine *m) {
         uint64_t now_usec = 0;
         int r;
+
+        if (machine_owns_unit(m))
+                return systemd_scope_stop(m);
 
         /* Our own scope: everything in it goes, at once, like systemd's StopUnit would do. */
         if (m->scope_created && m->cgroup_path)

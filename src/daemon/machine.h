@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 #include <systemd/sd-id128.h>
 
@@ -56,6 +57,17 @@ struct Machine {
         bool scope_created;
         sd_event_source *cgroup_source;
         sd_event_source *kill_timer;
+
+        /* systemd scope backend (scope-systemd.c): the match on the unit's PropertiesChanged
+         * and the query of its ActiveState in flight. */
+        sd_bus_slot *unit_match_slot;
+        sd_bus_slot *unit_query_slot;
+        /* We hold systemd's AddRef reference on the unit (lost when berthd restarts). */
+        bool unit_referenced;
+
+        /* Resource limits (machine-resources.c): the cgroup v1 directories berthd made for the
+         * machine on hybrid hosts, removed when it goes. */
+        char **resource_v1_dirs;
 };
 
 const char *machine_class_to_string(MachineClass c);

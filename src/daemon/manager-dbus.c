@@ -5,6 +5,10 @@
 #include "bus-errors.h"
 #include "log.h"
 #include "machine-dbus.h"
+#include "machine-lifecycle.h"
+#include "machine-inside.h"
+#include "machine-exec-dbus.h"
+#include "machine-resources.h"
 #include "manager-dbus.h"
 #include "name-util.h"
 
@@ -106,6 +110,39 @@ static bool path_is_normalized_absolute(const char *p) {
         return !(n >= 3 && streq(p + n - 3, "/..")) && !(n >= 2 && streq(p + n - 2, "/."));
 }
 
+/* The cgroupfs backend honours Description (nowhere to show it yet) and the one slice it makes;
+ * anything else would be silently ignored, which a caller could not tell. */
+static int cgroupfs_check_properties(sd_bus_message *message, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_enter_container(message, 'a', "(sv)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(message, 'r', "sv")) > 0) {
+                const char *prop, *value;
+
+                r = sd_bus_message_read(message, "s", &prop);
+                if (r < 0)
+                        return r;
+                if (!streq(prop, "Description") && !streq(prop, "Slice"))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Unknown or unsupported scope property '%s'", prop);
+                r = sd_bus_message_read(message, "v", "s", &value);
+                if (r < 0)
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Property '%s' must be a string", prop);
+                if (streq(prop, "Slice") && !streq(value, "machine.slice"))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Slice '%s' needs systemd; only machine.slice is supported", value);
+                r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(message);
+}
+
 /* Everything a caller hands to Create/RegisterMachine, checked before polkit is asked. */
 static int read_machine_args(Manager *m, sd_bus_message *message, bool create, Machine **ret,
                              sd_bus_error *error) {
@@ -143,31 +180,9 @@ static int read_machine_args(Manager *m, sd_bus_message *message, bool create, M
                                         "Newline in service or root directory");
 
         if (create) {
-                r = sd_bus_message_enter_container(message, 'a', "(sv)");
-                if (r < 0)
-                        return r;
-                while ((r = sd_bus_message_enter_container(message, 'r', "sv")) > 0) {
-                        const char *prop, *desc;
-
-                        r = sd_bus_message_read(message, "s", &prop);
-                        if (r < 0)
-                                return r;
-                        /* Description is all the cgroupfs backend can honour; anything else
-                         * would be silently ignored, which a caller could not tell. */
-                        if (!streq(prop, "Description"))
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "Unknown or unsupported scope property '%s'", prop);
-                        r = sd_bus_message_read(message, "v", "s", &desc);
-                        if (r < 0)
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "Property '%s' must be a string", prop);
-                        r = sd_bus_message_exit_container(message);
-                        if (r < 0)
-                                return r;
-                }
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(message);
+                r = m->scope_backend == SCOPE_BACKEND_SYSTEMD ?
+                        systemd_scope_check_properties(message, error) :
+                        cgroupfs_check_properties(message, error);
                 if (r < 0)
                         return r;
         }
@@ -248,7 +263,11 @@ static int create_or_register(sd_bus_message *message, Manager *m, bool create, 
         if (r == 0)
                 return 1; /* polkit will call us again */
 
-        r = manager_add_machine(m, machine, create);
+        /* Under systemd the reply waits for the scope's job: systemd_scope_create() sends it. */
+        if (create && m->scope_backend == SCOPE_BACKEND_SYSTEMD)
+                r = manager_create_machine_scope(m, machine, message);
+        else
+                r = manager_add_machine(m, machine, create);
         if (r == -ESRCH)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Leader PID %i exited", (int) machine->leader);
@@ -258,6 +277,8 @@ static int create_or_register(sd_bus_message *message, Manager *m, bool create, 
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to add machine %s: %m", machine->name);
         added = TAKE_PTR(machine);
+        if (create && m->scope_backend == SCOPE_BACKEND_SYSTEMD)
+                return 1;
         return reply_machine_path(message, added);
 }
 
@@ -364,8 +385,20 @@ int manager_bus_register(Manager *m) {
         r = sd_bus_add_node_enumerator(m->bus, NULL, MACHINE_OBJECT_PREFIX, machine_node_enumerator, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the machine enumerator: %m");
+        r = machine_resources_bus_register(m);
+        if (r < 0)
+                return r;
+        r = inside_bus_register(m);
+        if (r < 0)
+                return r;
         r = sd_bus_add_object_manager(m->bus, NULL, MANAGER_OBJECT_PATH);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the object manager: %m");
+        r = machine_exec_bus_register(m);
+        if (r < 0)
+                return r;
+        r = machine_lifecycle_bus_register(m);
+        if (r < 0)
+                return r;
         return 0;
 }

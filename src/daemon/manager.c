@@ -9,10 +9,13 @@
 #include "fd-util.h"
 #include "log.h"
 #include "machine-dbus.h"
+#include "machine-lifecycle.h"
+#include "machine-resources.h"
 #include "manager.h"
 #include "manager-dbus.h"
 #include "name-util.h"
 #include "scope-cgroupfs.h"
+#include "scope-systemd.h"
 #include "state.h"
 #include "strv.h"
 
@@ -55,6 +58,11 @@ int manager_new(const char *runtime_dir, Manager **ret) {
         if (asprintf(&m->own_cgroup, "%s%s", m->cgroup_root, streq(own, "/") ? "" : own) < 0)
                 return -ENOMEM;
 
+        r = scope_backend_detect(&m->scope_backend);
+        if (r < 0)
+                return log_error_errno(r, "$BERTH_SCOPE_BACKEND must be \"cgroupfs\" or \"systemd\".");
+        log_info("Using the %s scope backend.", scope_backend_to_string(m->scope_backend));
+
         r = sd_event_default(&m->event);
         if (r < 0)
                 return log_error_errno(r, "Failed to allocate the event loop: %m");
@@ -77,6 +85,8 @@ Manager *manager_free(Manager *m) {
         /* Machines outlive us on purpose: their state files stay for the next berthd. */
         free_list(m->machines);
         free_list(m->closing);
+        m->systemd = systemd_scope_free(m->systemd);
+        machine_lifecycle_free_all(m);
         polkit_registry_free(m->polkit_registry);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
@@ -132,20 +142,54 @@ static void unlink_from(Machine **list, Machine *machine) {
                 }
 }
 
+static bool component_has_suffix(const char *p, size_t n, const char *suffix) {
+        size_t k = strlen(suffix);
+
+        return n > k && strncmp(p + n - k, suffix, k) == 0;
+}
+
+/* The unit of a cgroup path (relative to the cgroup2 root): its first ".scope" or ".service"
+ * component, below the slices, as systemd itself sees it. The deepest one would be wrong:
+ * berth-spawn --keep-unit runs a container in UNIT/payload, a container's own systemd then moves
+ * its init to UNIT/payload/init.scope, and user@UID.service holds the user manager's scopes, none
+ * of which the host's systemd knows. *RET_LEN: the length of the path up to the unit. */
+static int cgroup_unit(const char *cg, char **ret_unit, size_t *ret_len) {
+        const char *p = cg;
+
+        *ret_unit = NULL;
+        for (;;) {
+                size_t n;
+
+                p += strspn(p, "/");
+                if (*p == 0)
+                        return 0;
+                n = strcspn(p, "/");
+                if (component_has_suffix(p, n, ".scope") || component_has_suffix(p, n, ".service")) {
+                        *ret_unit = strndup(p, n);
+                        *ret_len = (size_t) (p - cg) + n;
+                        return *ret_unit ? 1 : -ENOMEM;
+                }
+                p += n;
+        }
+}
+
 static int adopt_cgroup(Manager *m, Machine *machine) {
         _cleanup_free_ char *cg = NULL;
-        const char *base;
+        size_t len = 0;
         int r;
 
         r = proc_cgroup(machine->leader, &cg);
         if (r < 0)
                 return r;
+        r = cgroup_unit(cg, &machine->unit, &len);
+        if (r < 0)
+                return r;
+        /* The machine is its whole unit, whatever sub-cgroup the leader sits in. */
+        if (r > 0)
+                cg[len] = 0;
         if (asprintf(&machine->cgroup_path, "%s%s", m->cgroup_root, streq(cg, "/") ? "" : cg) < 0)
                 return -ENOMEM;
-        /* Under systemd the last component of the cgroup path is the unit's name. */
-        base = strrchr(cg, '/');
-        machine->unit = strdup(base ? base + 1 : cg);
-        return machine->unit ? 0 : -ENOMEM;
+        return 0;
 }
 
 static bool is_closing(Manager *m, const char *name) {
@@ -162,28 +206,66 @@ static uint64_t now_usec(clockid_t clock) {
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000ULL;
 }
 
-int manager_add_machine(Manager *m, Machine *machine, bool create) {
+static bool use_systemd(Manager *m) {
+        return m->scope_backend == SCOPE_BACKEND_SYSTEMD;
+}
+
+/* Identity, leader and unit of a new machine; nothing made or announced yet. */
+static int machine_prepare(Manager *m, Machine *machine, bool create) {
         int r;
 
         machine->manager = m;
-        /* The scope of a dead namesake is still emptying: its directory and state are taken. */
-        if (is_closing(m, machine->name))
+        /* A namesake may have been added while polkit was asked, may still be waiting for
+         * systemd, or its scope may still be emptying: its name, scope and state are taken. */
+        if (manager_find_machine(m, machine->name) || is_closing(m, machine->name) ||
+            systemd_scope_pending(m, machine->name))
                 return -EEXIST;
         r = machine_open_leader(machine);
         if (r < 0)
                 return r;
 
         if (create) {
-                r = scope_path(m->cgroup_root, machine->name, &machine->cgroup_path);
-                if (r >= 0 && asprintf(&machine->unit, "machine-%s.scope", machine->name) < 0)
-                        r = -ENOMEM;
+                if (asprintf(&machine->unit, "machine-%s.scope", machine->name) < 0)
+                        return -ENOMEM;
+                /* Under systemd the cgroup is known once systemd made it. */
+                if (!use_systemd(m)) {
+                        r = scope_path(m->cgroup_root, machine->name, &machine->cgroup_path);
+                        if (r < 0)
+                                return r;
+                }
                 machine->scope_created = true;
-        } else
+        } else {
                 r = adopt_cgroup(m, machine);
-        if (r < 0)
-                return r;
+                if (r < 0)
+                        return r;
+        }
         machine->timestamp = now_usec(CLOCK_REALTIME);
         machine->timestamp_monotonic = now_usec(CLOCK_MONOTONIC);
+        return 0;
+}
+
+/* Into the registry, and announced. */
+static void machine_publish(Manager *m, Machine *machine) {
+        machine->next = m->machines;
+        m->machines = machine;
+        (void) manager_send_machine_signal(m, machine, true);
+        log_info("New machine %s (leader %i, unit %s).", machine->name, (int) machine->leader,
+                 strempty(machine->unit));
+        /* A machine of this name had limits saved (SetMachineProperties): they hold again. */
+        (void) machine_resources_restore(machine);
+        /* A StartMachine may be waiting for it. */
+        machine_lifecycle_machine_added(m, machine);
+}
+
+int manager_add_machine(Manager *m, Machine *machine, bool create) {
+        int r;
+
+        /* Created machines under systemd go through manager_create_machine_scope(). */
+        if (create && use_systemd(m))
+                return -EOPNOTSUPP;
+        r = machine_prepare(m, machine, create);
+        if (r < 0)
+                return r;
         machine->state = MACHINE_RUNNING;
 
         /* Persist first: a berthd killed right after making the scope must find it again. */
@@ -197,21 +279,89 @@ int manager_add_machine(Manager *m, Machine *machine, bool create) {
                 r = scope_create(machine->cgroup_path, machine->leader);
                 if (r < 0) {
                         log_warning_errno(r, "Failed to create the scope of %s: %m", machine->name);
-                        machine->leader_source = sd_event_source_disable_unref(machine->leader_source);
+                        goto fail;
+                }
+        }
+        if (use_systemd(m)) {
+                r = systemd_scope_track(machine);
+                if (r < 0) {
+                        log_warning_errno(r, "Failed to watch unit %s: %m", strempty(machine->unit));
                         goto fail;
                 }
         }
 
-        machine->next = m->machines;
-        m->machines = machine;
-        (void) manager_send_machine_signal(m, machine, true);
-        log_info("New machine %s (leader %i, unit %s).", machine->name, (int) machine->leader,
-                 strempty(machine->unit));
+        machine_publish(m, machine);
         return 0;
 
 fail:
+        machine->leader_source = sd_event_source_disable_unref(machine->leader_source);
         (void) state_remove(m->state_dir, machine->name);
         return r;
+}
+
+int manager_create_machine_scope(Manager *m, Machine *machine, sd_bus_message *message) {
+        int r;
+
+        if (!use_systemd(m))
+                return -EOPNOTSUPP;
+        r = machine_prepare(m, machine, true);
+        if (r < 0)
+                return r;
+        machine->state = MACHINE_OPENING;
+        /* Persist first: a berthd killed while systemd makes the scope must find it again. */
+        r = state_save(m->state_dir, machine);
+        if (r < 0)
+                return log_warning_errno(r, "Failed to save the state of %s: %m", machine->name);
+        r = systemd_scope_create(m, machine, message);
+        if (r < 0) {
+                (void) state_remove(m->state_dir, machine->name);
+                return log_warning_errno(r, "Failed to ask systemd for the scope of %s: %m", machine->name);
+        }
+        return 0;
+}
+
+/* Where systemd put the scope: the leader's cgroup up to the unit. Should the leader not be in
+ * it (a systemd that does not really run the host, in tests), where machine.slice's would be. */
+static int scope_cgroup(Manager *m, Machine *machine) {
+        _cleanup_free_ char *cg = NULL, *unit = NULL;
+        size_t len = 0;
+        int r;
+
+        r = proc_cgroup(machine->leader, &cg);
+        if (r < 0)
+                return r;
+        r = cgroup_unit(cg, &unit, &len);
+        if (r < 0)
+                return r;
+        free(machine->cgroup_path);
+        machine->cgroup_path = NULL;
+        if (r > 0 && streq(unit, machine->unit)) {
+                cg[len] = 0;
+                return asprintf(&machine->cgroup_path, "%s%s", m->cgroup_root, cg) < 0 ? -ENOMEM : 0;
+        }
+        return scope_path(m->cgroup_root, machine->name, &machine->cgroup_path);
+}
+
+int manager_machine_scope_started(Manager *m, Machine *machine) {
+        int r;
+
+        r = scope_cgroup(m, machine);
+        if (r < 0)
+                goto fail;
+        machine->state = MACHINE_RUNNING;
+        r = state_save(m->state_dir, machine);
+        if (r < 0)
+                goto fail;
+        r = machine_start_watch(machine);
+        if (r < 0)
+                goto fail;
+        machine_publish(m, machine);
+        return 0;
+
+fail:
+        machine->state = MACHINE_OPENING;
+        (void) state_remove(m->state_dir, machine->name);
+        return log_warning_errno(r, "Failed to add machine %s: %m", machine->name);
 }
 
 /* A machine out of the registry whose scope still has to empty stays on disk (as "closing"), so
@@ -249,6 +399,7 @@ void manager_machine_finalize(Manager *m, Machine *machine) {
         int r;
 
         unlink_from(&m->closing, machine);
+        machine_resources_release(machine);
         r = state_remove(m->state_dir, machine->name);
         if (r < 0)
                 log_warning_errno(r, "Failed to remove the state of %s: %m", machine->name);
@@ -268,7 +419,7 @@ static int load_one(Manager *m, const char *name) {
 
         /* A scope we made lives only under our own cgroup root: never trust a file to point
          * us elsewhere. */
-        if (machine->scope_created &&
+        if (machine->scope_created && !use_systemd(m) &&
             (!machine->cgroup_path || !startswith(machine->cgroup_path, m->cgroup_root) ||
              strstr(machine->cgroup_path, "/../")))
                 machine->scope_created = false;
@@ -282,8 +433,10 @@ static int load_one(Manager *m, const char *name) {
                 r = machine_leader_exited(machine);
                 if (r == 0)
                         park_closing(m, TAKE_PTR(machine));
-                else
+                else {
+                        machine_resources_release(machine);
                         (void) state_remove(m->state_dir, name);
+                }
                 return 0;
         }
         machine->state = MACHINE_RUNNING;
@@ -340,6 +493,11 @@ int manager_connect_bus(Manager *m) {
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        if (use_systemd(m)) {
+                r = systemd_scope_start(m);
+                if (r < 0)
+                        return r;
+        }
         r = sd_bus_request_name(m->bus, "org.berth.machine1", 0);
         if (r < 0)
                 return log_error_errno(r, "Failed to own org.berth.machine1: %m");

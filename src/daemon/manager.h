@@ -8,6 +8,10 @@
 
 #include "bus-polkit.h"
 #include "machine.h"
+#include "scope-systemd.h"
+
+typedef struct Operation Operation;
+typedef struct StartJob StartJob;
 
 struct Manager {
         sd_event *event;
@@ -23,6 +27,25 @@ struct Manager {
         char *own_cgroup;  /* berthd's own cgroup (absolute path), never killed wholesale */
 
         PolkitRegistry *polkit_registry;
+
+        /* Operations (operation.c): forked workers in flight, and their limit (0 = not read
+         * from $BERTH_MAX_OPERATIONS yet). */
+        Operation *operations;
+        unsigned n_operations;
+        unsigned operations_max;
+        bool operations_exit_hooked;
+
+        /* Scope backend (scope-systemd.h), chosen once at start; systemd's state when it is
+         * the systemd backend. */
+        ScopeBackend scope_backend;
+        SystemdScope *systemd;
+
+        /* Machine cap (machine-limit.c): 0 = not read from $BERTH_MAX_MACHINES yet. */
+        unsigned machines_max;
+
+        /* StartMachine (machine-lifecycle.c): machines being started, and the berth-spawn
+         * processes berthd runs itself where there is no systemd. */
+        StartJob *start_jobs;
 };
 
 int manager_new(const char *runtime_dir, Manager **ret);
@@ -55,3 +78,11 @@ void manager_machine_finalize(Manager *m, Machine *machine);
 /* True if killing everything in PATH would hit processes that are not the machine's: the root
  * cgroup, or berthd's own cgroup or one of its ancestors. */
 bool manager_cgroup_is_shared(Manager *m, const char *path);
+
+/* systemd scope backend: asks systemd for MACHINE's scope and answers MESSAGE (CreateMachine)
+ * once its job ended. On success (0) MACHINE is taken; on failure nothing is left behind and
+ * the caller still owns MACHINE. */
+int manager_create_machine_scope(Manager *m, Machine *machine, sd_bus_message *message);
+/* Called by the systemd backend once the scope's job is done: registers MACHINE as
+ * manager_add_machine() would. On failure nothing is left behind but the scope. */
+int manager_machine_scope_started(Manager *m, Machine *machine);

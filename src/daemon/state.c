@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "machine-resources.h"
 #include "name-util.h"
 #include "resolve.h"
 #include "state.h"
+#include "strv.h"
 
 char *state_escape(const char *s) {
         char *r, *o;
@@ -96,6 +98,9 @@ int state_save(const char *dir, const Machine *m) {
         fprintf(f, "LEADER_PIDFD_INODE=%" PRIu64 "\n", m->leader_pidfd_inode);
         fprintf(f, "TIMESTAMP=%" PRIu64 "\n", m->timestamp);
         fprintf(f, "TIMESTAMP_MONOTONIC=%" PRIu64 "\n", m->timestamp_monotonic);
+        STRV_FOREACH(d, m->resource_v1_dirs)
+                if (r >= 0)
+                        r = put(f, "CGROUP_V1", *d);
 
         if (r >= 0 && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0))
                 r = negative_errno();
@@ -147,6 +152,11 @@ static int apply(Machine *m, const char *key, const char *raw) {
                 return take_string(&m->root_directory, &v);
         if (streq(key, "CGROUP"))
                 return take_string(&m->cgroup_path, &v);
+        /* Only directories of the shape berthd makes: a forged file must not make us empty or
+         * remove any other cgroup. */
+        if (streq(key, "CGROUP_V1"))
+                return resources_v1_dir_is_valid(v, m->name) ?
+                        strv_consume(&m->resource_v1_dirs, TAKE_PTR(v)) : 0;
 
         r = parse_u64(v, &u);
         if (r < 0)

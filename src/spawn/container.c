@@ -285,6 +285,20 @@ static int on_signal(EventSource *s, const struct signalfd_siginfo *si, void *us
         return request_stop(userdata, false);
 }
 
+/* berthd's RebootMachine: the signal this init reboots on, as it was chosen at start. */
+static int on_reboot_request(EventSource *s, const struct signalfd_siginfo *si, void *userdata) {
+        Container *c = userdata;
+        const Settings *st = c->settings;
+        int sig;
+
+        if (!st->boot) {
+                log_notice("Ignoring a reboot request: %s runs a command, not an init.", c->hostname);
+                return 0;
+        }
+        sig = st->reboot_signal ? st->reboot_signal : init_kind_reboot_signal(c->init_kind);
+        return RET_NERRNO(syscall(SYS_pidfd_send_signal, c->pidfd, sig, NULL, 0));
+}
+
 static void on_escape(void *userdata) {
         Container *c = userdata;
 
@@ -546,6 +560,11 @@ static int run_loop(Container *c) {
                 r = event_add_signal(c->event, NULL, SIGINT, on_signal, c);
         if (r >= 0)
                 r = event_add_signal(c->event, NULL, SIGHUP, on_signal, c);
+        /* berthd's PowerOffMachine and RebootMachine, with systemd's signals for them. */
+        if (r >= 0)
+                r = event_add_signal(c->event, NULL, SIGRTMIN + 4, on_signal, c);
+        if (r >= 0)
+                r = event_add_signal(c->event, NULL, SIGRTMIN + 5, on_reboot_request, c);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
         if (c->notify_fd >= 0) {
@@ -589,6 +608,8 @@ int container_run(const Settings *s, bool restarted, int *ret_status) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGWINCH);
+        sigaddset(&mask, SIGRTMIN + 4);
+        sigaddset(&mask, SIGRTMIN + 5);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return negative_errno();
         r = event_new(&c.event);

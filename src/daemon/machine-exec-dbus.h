@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Running things inside machines over D-Bus: ExecInMachine, OpenMachinePTY/Login/Shell and the
+ * per-machine Exec, OpenPTY, OpenLogin, OpenShell.
+ *
+ * ExecInMachine(s name, s user, as argv, as env, s cwd, h stdin, h stdout, h stderr)
+ *   → (i exit_status, i signal): argv runs inside the machine (name ".host": on the host) as
+ *   USER ("" = root, looked up in the machine's own /etc/passwd) with exactly the three fds as
+ *   0, 1, 2, in CWD ("" = "/"), with a clean environment plus ENV. The reply comes when it ends:
+ *   (status, 0) when it exited, (-1, signal) when a signal killed it. Errors: InvalidArgs (before
+ *   polkit), NoSuchMachine, NoSuchUser, NoSuchCommand, TooManyOperations, AccessDenied. polkit
+ *   action org.berth.machine1.shell (host-shell for ".host"), details machine, verb, user,
+ *   command_line. The command is killed when the caller disconnects before it ends. */
+#pragma once
+
+#include "manager.h"
+
+/* Adds the methods to the manager object and the machine objects. */
+int machine_exec_bus_register(Manager *m);

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Looking inside a running container: os-release, addresses, UID mapping, hostname, its root. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "machine.h"
+
+/* One line of /proc/PID/uid_map or gid_map. */
+typedef struct IdRange {
+        uint32_t inside;
+        uint32_t outside;
+        uint32_t count;
+} IdRange;
+
+/* Parses the text of a uid_map/gid_map; an empty map (a user namespace not set up yet) is
+ * -ENODATA. */
+int id_map_parse(const char *text, IdRange **ret, size_t *ret_n);
+/* The whole 32-bit range mapped onto itself: no user namespace of its own. */
+bool id_map_is_identity(const IdRange *r, size_t n);
+/* The host ID of the container's ID 0: 0 without a user namespace; -ENXIO when the mapping is
+ * not one contiguous range starting at 0 (machined's "complex mapping"). */
+int id_map_shift(const IdRange *r, size_t n, uint32_t *ret);
+/* INSIDE → host ID, and back; -ESRCH when the ID is not mapped. */
+int id_map_to_outside(const IdRange *r, size_t n, uint32_t inside, uint32_t *ret);
+int id_map_to_inside(const IdRange *r, size_t n, uint32_t outside, uint32_t *ret);
+
+/* Parses os-release text (KEY=VALUE lines with shell-style quoting) into a NULL-terminated list
+ * of alternating keys and values. Malformed lines are skipped, as os-release(5) asks. */
+int os_release_parse(const char *text, char ***ret);
+
+/* The image name when ROOT is a direct child of one of the image pools, else NULL. */
+const char *image_name_from_root(const char *root);
+
+/* An O_PATH|O_DIRECTORY fd of /proc/LEADER, checked through the leader's pidfd to be the
+ * registered process (not a recycled PID). -ESRCH when the leader is gone, -EOPNOTSUPP for a
+ * machine that is not a container. */
+int machine_open_proc(Machine *m);
+/* An O_PATH|O_DIRECTORY fd of the container's root directory, as the leader sees it. */
+int machine_open_root(Machine *m);
+/* The leader's uid_map (or gid_map with GROUP). */
+int machine_read_id_map(Machine *m, bool group, IdRange **ret, size_t *ret_n);
+/* 0 without a user namespace; -ENXIO for a complex mapping. */
+int machine_uid_shift(Machine *m, uint32_t *ret);
+
+/* Installs the inside methods and properties on the Manager and on the Machine objects. */
+int inside_bus_register(Manager *m);

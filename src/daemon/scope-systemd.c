@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The systemd scope backend: transient machine-NAME.scope units, their jobs and their signals. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "bus-errors.h"
+#include "log.h"
+#include "machine-dbus.h"
+#include "manager.h"
+#include "name-util.h"
+#include "scope-systemd.h"
+#include "state.h"
+
+#define SYSTEMD_DEST "org.freedesktop.systemd1"
+#define SYSTEMD_PATH "/org/freedesktop/systemd1"
+#define SYSTEMD_MANAGER "org.freedesktop.systemd1.Manager"
+#define SYSTEMD_UNIT "org.freedesktop.systemd1.Unit"
+#define SYSTEMD_UNIT_PREFIX "/org/freedesktop/systemd1/unit"
+
+typedef struct ScopeJob ScopeJob;
+
+/* A CreateMachine waiting for systemd: first for StartTransientUnit's answer, then for the
+ * JobRemoved of the job it returned. */
+struct ScopeJob {
+        SystemdScope *scope;      /* borrowed */
+        ScopeJob *next;
+        Machine *machine;         /* owned; not in the registry yet */
+        sd_bus_message *message;  /* owned: the CreateMachine call to answer */
+        sd_bus_slot *call_slot;   /* owned: StartTransientUnit in flight */
+        char *job;                /* systemd's job path, once it answered */
+};
+
+struct SystemdScope {
+        Manager *manager;         /* borrowed */
+        sd_bus_slot *job_removed_slot;
+        sd_bus_slot *unit_removed_slot;
+        ScopeJob *jobs;
+};
+
+static const char *const scope_backend_table[_SCOPE_BACKEND_MAX] = {
+        [SCOPE_BACKEND_CGROUPFS] = "cgroupfs",
+        [SCOPE_BACKEND_SYSTEMD] = "systemd",
+};
+
+const char *scope_backend_to_string(ScopeBackend b) {
+        return b >= 0 && b < _SCOPE_BACKEND_MAX ? scope_backend_table[b] : NULL;
+}
+
+ScopeBackend scope_backend_from_string(const char *s) {
+        for (int i = 0; s && i < _SCOPE_BACKEND_MAX; i++)
+                if (streq(scope_backend_table[i], s))
+                        return (ScopeBackend) i;
+        return _SCOPE_BACKEND_INVALID;
+}
+
+int scope_backend_detect(ScopeBackend *ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *e = getenv("BERTH_SCOPE_BACKEND");
+        int has = 0, r;
+
+        if (!isempty(e)) {
+                ScopeBackend b = scope_backend_from_string(e);
+
+                if (b < 0)
+                        return -EINVAL;
+                *ret = b;
+                return 0;
+        }
+
+        /* A systemd that is not PID 1 (or not on our bus) cannot be asked for scopes. */
+        *ret = SCOPE_BACKEND_CGROUPFS;
+        if (access("/run/systemd/system", F_OK) < 0)
+                return 0;
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s",
+                                       SYSTEMD_DEST);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "b", &has);
+        if (r < 0)
+                log_debug_errno(r, "Cannot ask the bus whether systemd is on it: %m");
+        if (r >= 0 && has)
+                *ret = SCOPE_BACKEND_SYSTEMD;
+        return 0;
+}
+
+int systemd_unit_path(const char *unit, char **ret) {
+        return sd_bus_path_encode(SYSTEMD_UNIT_PREFIX, unit, ret);
+}
+
+static bool property_name_is_valid(const char *p) {
+        if (isempty(p) || strlen(p) > 255)
+                return false;
+        for (const char *c = p; *c; c++)
+                if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') && !(*c >= '0' && *c <= '9'))
+                        return false;
+        return true;
+}
+
+/* berthd sets these itself: a caller's PIDs would pull any process into its machine (and so
+ * under its TerminateMachine), the others are what berthd's tracking relies on. */
+static bool property_is_reserved(const char *p) {
+        return streq(p, "PIDs") || streq(p, "PIDFDs") || streq(p, "Delegate") ||
+               streq(p, "AddRef") || streq(p, "CollectMode");
+}
+
+int systemd_scope_check_properties(sd_bus_message *message, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_enter_container(message, 'a', "(sv)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(message, 'r', "sv")) > 0) {
+                const char *prop, *s;
+
+                r = sd_bus_message_read(message, "s", &prop);
+                if (r < 0)
+                        return r;
+                if (!property_name_is_valid(prop))
+                        return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid scope property name");
+                if (property_is_reserved(prop))
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "Scope property '%s' is set by berthd", prop);
+                if (streq(prop, "Slice") || streq(prop, "Description")) {
+                        r = sd_bus_message_read(message, "v", "s", &s);
+                        if (r < 0)
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "Property '%s' must be a string", prop);
+                        if (streq(prop, "Slice") && !unit_name_is_slice(s))
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "Invalid slice name '%s'", s);
+                } else {
+                        /* systemd knows the rest far better than we could: it judges. */
+                        r = sd_bus_message_skip(message, "v");
+                        if (r < 0)
+                                return r;
+                }
+                r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(message);
+}
+
+/* Positions MESSAGE (a CreateMachine call) at its scope_properties. */
+static int seek_properties(sd_bus_message *message) {
+        int r;
+
+        r = sd_bus_message_rewind(message, true);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_skip(message, "sayssus");
+        if (r < 0)
+                return r;
+        return sd_bus_message_enter_container(message, 'a', "(sv)");
+}
+
+/* The caller's Slice and Description, checked by systemd_scope_check_properties() already. */
+static int read_slice_description(sd_bus_message *message, const char **slice, const char **desc) {
+        int r;
+
+        r = seek_properties(message);
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(message, 'r', "sv")) > 0) {
+                const char *prop;
+
+                r = sd_bus_message_read(message, "s", &prop);
+                if (r >= 0 && streq(prop, "Slice"))
+                        r = sd_bus_message_read(message, "v", "s", slice);
+                else if (r >= 0 && streq(prop, "Description"))
+                        r = sd_bus_message_read(message, "v", "s", desc);
+                else if (r >= 0)
+                        r = sd_bus_message_skip(message, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+        return r;
+}
+
+/* The caller's other properties, verbatim. */
+static int copy_other_properties(sd_bus_message *call, sd_bus_message *message) {
+        int r;
+
+        r = seek_properties(message);
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(message, 'r', "sv")) > 0) {
+                const char *prop;
+
+                r = sd_bus_message_read(message, "s", &prop);
+                if (r < 0)
+                        return r;
+                if (streq(prop, "Slice") || streq(prop, "Description"))
+                        r = sd_bus_message_skip(message, "v");
+                else {
+                        r = sd_bus_message_open_container(call, 'r', "sv");
+                        if (r >= 0)
+                                r = sd_bus_message_append(call, "s", prop);
+                        if (r >= 0)
+                                r = sd_bus_message_copy(call, message, false);
+                        if (r >= 0)
+                                r = sd_bus_message_close_container(call);
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+        return r;
+}
+
+static int build_start_call(sd_bus *bus, Machine *machine, sd_bus_message *message,
+                            sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        _cleanup_free_ char *default_desc = NULL;
+        const char *slice = NULL, *desc = NULL;
+        int r;
+
+        r = read_slice_description(message, &slice, &desc);
+        if (r < 0)
+                return r;
+        if (!desc) {
+                if (asprintf(&default_desc, "%s %s", machine->class == MACHINE_VM ?
+                             "Virtual Machine" : "Container", machine->name) < 0)
+                        return -ENOMEM;
+                desc = default_desc;
+        }
+
+        r = sd_bus_message_new_method_call(bus, &call, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "StartTransientUnit");
+        if (r < 0)
+                return r;
+        /* "fail": a namesake's scope still stopping must not be replaced by ours. AddRef keeps
+         * the unit loaded for us once it stopped, until we let go (UnrefUnit). */
+        r = sd_bus_message_append(call, "ss", machine->unit, "fail");
+        if (r >= 0)
+                r = sd_bus_message_open_container(call, 'a', "(sv)");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "(sv)(sv)(sv)(sv)(sv)(sv)",
+                                          "Slice", "s", slice ?: "machine.slice",
+                                          "Description", "s", desc,
+                                          "PIDs", "au", 1, (uint32_t) machine->leader,
+                                          "Delegate", "b", 1,
+                                          "CollectMode", "s", "inactive-or-failed",
+                                          "AddRef", "b", 1);
+        if (r >= 0)
+                r = copy_other_properties(call, message);
+        if (r >= 0)
+                r = sd_bus_message_close_container(call);
+        if (r >= 0)
+                r = sd_bus_message_append(call, "a(sa(sv))", 0);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(call);
+        return 0;
+}
+
+static int on_call_done(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        if (e)
+                log_warning("systemd refused %s: %s", (const char *) userdata, e->message);
+        return 0;
+}
+
+/* A call whose answer only matters for the log: METHOD is a string literal. */
+static int call_unit_method(Machine *machine, const char *method, const char *types, ...) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        sd_bus *bus = machine->manager->bus;
+        va_list ap;
+        int r;
+
+        if (!bus || !machine->unit)
+                return -ENOTCONN;
+        r = sd_bus_message_new_method_call(bus, &call, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, method);
+        if (r < 0)
+                return r;
+        va_start(ap, types);
+        r = sd_bus_message_appendv(call, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        return sd_bus_call_async(bus, NULL, call, on_call_done, (void *) method, 0);
+}
+
+static ScopeJob *scope_job_free(ScopeJob *j) {
+        if (!j)
+                return NULL;
+        sd_bus_slot_unref(j->call_slot);
+        sd_bus_message_unref(j->message);
+        machine_free(j->machine);
+        free(j->job);
+        free(j);
+        return NULL;
+}
+
+static void scope_job_unlink(ScopeJob *j) {
+        for (ScopeJob **i = &j->scope->jobs; *i; i = &(*i)->next)
+                if (*i == j) {
+                        *i = j->next;
+                        return;
+                }
+}
+
+/* Answers the CreateMachine call with ERROR and forgets the machine: no registry entry, no
+ * state file, no MachineNew. */
+static void scope_job_fail(ScopeJob *j, const sd_bus_error *error) {
+        Manager *m = j->scope->manager;
+        int r;
+
+        log_info("Failed to create the scope of machine %s: %s", j->machine->name, error->message);
+        (void) state_remove(m->state_dir, j->machine->name);
+        /* systemd made the unit (its job ran): let go of our reference, so it is collected. */
+        if (j->job)
+                (void) call_unit_method(j->machine, "UnrefUnit", "s", j->machine->unit);
+        r = sd_bus_reply_method_error(j->message, error);
+        if (r < 0)
+                log_debug_errno(r, "Failed to send the CreateMachine error: %m");
+        scope_job_unlink(j);
+        scope_job_free(j);
+}
+
+static void scope_job_done(ScopeJob *j) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        Manager *m = j->scope->manager;
+        Machine *machine = j->machine;
+        int r;
+
+        machine->unit_referenced = true;
+        r = manager_machine_scope_started(m, machine);
+        if (r < 0) {
+                sd_bus_error_set_errnof(&error, r, "Failed to add machine %s: %m", machine->name);
+                systemd_scope_stop(machine);
+                scope_job_fail(j, &error);
+                return;
+        }
+        /* The registry owns the machine now. */
+        j->machine = NULL;
+        r = machine_bus_path(machine, &path);
+        if (r >= 0)
+                r = sd_bus_reply_method_return(j->message, "o", path);
+        if (r < 0)
+                log_debug_errno(r, "Failed to answer CreateMachine: %m");
+        scope_job_unlink(j);
+        scope_job_free(j);
+}
+
+static int on_start_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        ScopeJob *j = userdata;
+        const char *job;
+        int r;
+
+        j->call_slot = sd_bus_slot_unref(j->call_slot);
+        if (sd_bus_message_is_method_error(reply, "org.freedesktop.systemd1.UnitExists")) {
+                sd_bus_error_setf(&error, BUS_ERROR_MACHINE_EXISTS,
+                                  "A scope for machine '%s' exists already", j->machine->name);
+                scope_job_fail(j, &error);
+                return 0;
+        }
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                /* systemd's own verdict (a bad property, access denied...) is the caller's. */
+                scope_job_fail(j, sd_bus_message_get_error(reply));
+                return 0;
+        }
+        r = sd_bus_message_read(reply, "o", &job);
+        if (r < 0) {
+                sd_bus_error_set_errnof(&error, r, "Bad answer from systemd: %m");
+                scope_job_fail(j, &error);
+                return 0;
+        }
+        j->job = strdup(job);
+        if (!j->job) {
+                sd_bus_error_set_errno(&error, -ENOMEM);
+                scope_job_fail(j, &error);
+        }
+        return 0;
+}
+
+static int on_job_removed(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        SystemdScope *s = userdata;
+        const char *job, *unit, *result;
+        uint32_t id;
+        int r;
+
+        r = sd_bus_message_read(message, "uoss", &id, &job, &unit, &result);
+        if (r < 0)
+                return 0;
+        for (ScopeJob *j = s->jobs; j; j = j->next) {
+                if (!streq_ptr(j->job, job))
+                        continue;
+                if (streq(result, "done"))
+                        scope_job_done(j);
+                else {
+                        sd_bus_error_setf(&error, "org.freedesktop.systemd1.JobFailed",
+                                          "Start job for unit %s failed with '%s'", unit, result);
+                        scope_job_fail(j, &error);
+                }
+                return 0;
+        }
+        return 0;
+}
+
+static Machine *find_by_unit(Manager *m, const char *unit) {
+        for (Machine *i = m->machines; i; i = i->next)
+                if (streq_ptr(i->unit, unit) && i->unit_match_slot)
+                        return i;
+        return NULL;
+}
+
+static void unit_gone(Machine *machine, const char *why) {
+        if (machine->state != MACHINE_RUNNING)
+                return; /* not in the registry (yet, or any more) */
+        log_debug("Unit %s of machine %s is %s.", machine->unit, machine->name, why);
+        manager_machine_gone(machine->manager, machine);
+}
+
+static int on_unit_removed(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        SystemdScope *s = userdata;
+        const char *unit, *path;
+        Machine *machine;
+
+        if (sd_bus_message_read(message, "so", &unit, &path) < 0)
+                return 0;
+        machine = find_by_unit(s->manager, unit);
+        if (machine)
+                unit_gone(machine, "removed");
+        return 0;
+}
+
+static bool active_state_is_over(const char *state) {
+        return streq(state, "inactive") || streq(state, "failed");
+}
+
+static int on_properties_changed(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        Machine *machine = userdata;
+        const char *iface, *key, *state;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &iface);
+        if (r < 0 || !streq(iface, SYSTEMD_UNIT))
+                return 0;
+        r = sd_bus_message_enter_container(message, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(message, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(message, "s", &key);
+                if (r >= 0 && streq(key, "ActiveState")) {
+                        if (sd_bus_message_read(message, "v", "s", &state) >= 0 &&
+                            active_state_is_over(state))
+                                unit_gone(machine, state); /* frees MACHINE */
+                        return 0;
+                }
+                if (r >= 0)
+                        r = sd_bus_message_skip(message, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(message);
+        }
+        return 0;
+}
+
+static int on_active_state(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Machine *machine = userdata;
+        const sd_bus_error *e;
+        const char *state;
+
+        machine->unit_query_slot = sd_bus_slot_unref(machine->unit_query_slot);
+        if (sd_bus_message_is_method_error(reply, NULL)) {
+                e = sd_bus_message_get_error(reply);
+                /* Only a clear "no such unit" counts: a slow systemd is no reason to drop. */
+                if (sd_bus_error_has_names(e, "org.freedesktop.systemd1.NoSuchUnit",
+                                           SD_BUS_ERROR_UNKNOWN_OBJECT))
+                        unit_gone(machine, "gone");
+                else
+                        log_warning("Cannot read the state of unit %s: %s", machine->unit, e->message);
+                return 0;
+        }
+        if (sd_bus_message_read(reply, "v", "s", &state) >= 0 && active_state_is_over(state))
+                unit_gone(machine, state);
+        return 0;
+}
+
+static int add_unit_match(Machine *machine) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        r = systemd_unit_path(machine->unit, &path);
+        if (r < 0)
+                return r;
+        machine->unit_match_slot = sd_bus_slot_unref(machine->unit_match_slot);
+        return sd_bus_match_signal_async(machine->manager->bus, &machine->unit_match_slot,
+                                         SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties",
+                                         "PropertiesChanged", on_properties_changed, NULL, machine);
+}
+
+int systemd_scope_track(Machine *machine) {
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (!machine->unit || !machine->manager->bus)
+                return 0;
+        r = add_unit_match(machine);
+        if (r < 0)
+                return r;
+        /* Its state may have changed before our match was in place: ask once, after. */
+        r = systemd_unit_path(machine->unit, &path);
+        if (r < 0)
+                return r;
+        machine->unit_query_slot = sd_bus_slot_unref(machine->unit_query_slot);
+        return sd_bus_call_method_async(machine->manager->bus, &machine->unit_query_slot,
+                                        SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties", "Get",
+                                        on_active_state, machine, "ss", SYSTEMD_UNIT, "ActiveState");
+}
+
+void systemd_scope_untrack(Machine *machine) {
+        machine->unit_match_slot = sd_bus_slot_unref(machine->unit_match_slot);
+        machine->unit_query_slot = sd_bus_slot_unref(machine->unit_query_slot);
+        if (machine->unit_referenced)
+                (void) call_unit_method(machine, "UnrefUnit", "s", machine->unit);
+        machine->unit_referenced = false;
+}
+
+int systemd_scope_stop(Machine *machine) {
+        return call_unit_method(machine, "StopUnit", "ss", machine->unit, "replace");
+}
+
+int systemd_scope_kill(Machine *machine, int sig) {
+        return call_unit_method(machine, "KillUnit", "ssi", machine->unit, "all", (int32_t) sig);
+}
+
+bool systemd_scope_pending(Manager *m, const char *name) {
+        for (ScopeJob *j = m->systemd ? m->systemd->jobs : NULL; j; j = j->next)
+                if (streq(j->machine->name, name))
+                        return true;
+        return false;
+}
+
+int systemd_scope_create(Manager *m, Machine *machine, sd_bus_message *message) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        ScopeJob *j;
+        int r;
+
+        if (!m->systemd)
+                return -ENOTCONN;
+        r = build_start_call(m->bus, machine, message, &call);
+        if (r < 0)
+                return r;
+        j = calloc(1, sizeof(ScopeJob));
+        if (!j)
+                return -ENOMEM;
+        j->scope = m->systemd;
+        /* Watch the unit before it exists, so that no state change slips past. The state of a
+         * machine not yet in the registry is ignored. */
+        r = add_unit_match(machine);
+        if (r >= 0)
+                r = sd_bus_call_async(m->bus, &j->call_slot, call, on_start_reply, j, 0);
+        if (r < 0) {
+                machine->unit_match_slot = sd_bus_slot_unref(machine->unit_match_slot);
+                free(j);
+                return r;
+        }
+        j->machine = machine;
+        j->message = sd_bus_message_ref(message);
+        j->next = m->systemd->jobs;
+        m->systemd->jobs = j;
+        return 0;
+}
+
+SystemdScope *systemd_scope_free(SystemdScope *s) {
+        if (!s)
+                return NULL;
+        while (s->jobs) {
+                ScopeJob *j = s->jobs;
+
+                s->jobs = j->next;
+                scope_job_free(j);
+        }
+        sd_bus_slot_unref(s->job_removed_slot);
+        sd_bus_slot_unref(s->unit_removed_slot);
+        free(s);
+        return NULL;
+}
+
+static int on_subscribed(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        /* Without it systemd sends no unit signals; the leaders' pidfds still tell us a lot. */
+        if (e)
+                log_warning("Failed to subscribe to systemd's signals: %s", e->message);
+        return 0;
+}
+
+int systemd_scope_start(Manager *m) {
+        SystemdScope *s;
+        int r;
+
+        s = calloc(1, sizeof(SystemdScope));
+        if (!s)
+                return log_oom();
+        s->manager = m;
+        m->systemd = s;
+
+        /* Matches first: their AddMatch reaches the bus before any call of ours reaches systemd. */
+        r = sd_bus_match_signal_async(m->bus, &s->job_removed_slot, SYSTEMD_DEST, SYSTEMD_PATH,
+                                      SYSTEMD_MANAGER, "JobRemoved", on_job_removed, NULL, s);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(m->bus, &s->unit_removed_slot, SYSTEMD_DEST, SYSTEMD_PATH,
+                                              SYSTEMD_MANAGER, "UnitRemoved", on_unit_removed, NULL, s);
+        if (r >= 0)
+                r = sd_bus_call_method_async(m->bus, NULL, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                             "Subscribe", on_subscribed, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch systemd: %m");
+
+        for (Machine *i = m->machines; i; i = i->next) {
+                r = systemd_scope_track(i);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to watch the unit of machine %s: %m", i->name);
+        }
+        return 0;
+}
