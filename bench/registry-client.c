@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The registry benchmark's client: times RegisterMachine, CreateMachine, ListMachines and
+ * GetMachine round trips against berthd (org.berth.machine1) and systemd-machined
+ * (org.freedesktop.machine1) over one persistent sd-bus connection, calls interleaved.
+ *
+ * Usage (as root, on the system bus of a host where both daemons run):
+ *   registry-client leaders N PIDFILE        fork N paused processes, give each its own
+ *                                            transient unit bench-leader-I.scope, write their
+ *                                            PIDs to PIDFILE and exit (they stay, orphaned)
+ *   registry-client spawn N PIDFILE          fork N paused processes (no unit), write PIDs
+ *   registry-client register|create PREFIX PIDFILE [berthd|machined|both]
+ *                                            RegisterMachine/CreateMachine PREFIX-I with the
+ *                                            I-th PID, on each daemon in turn (berthd's names
+ *                                            get "b", machined's "m" in front); create takes
+ *                                            PIDs 2I (berthd) and 2I+1 (machined), since it
+ *                                            moves the leader into the daemon's new scope
+ *   registry-client query PREFIX N RUNS      ListMachines and GetMachine RUNS times each
+ *   registry-client unregister PREFIX N      UnregisterMachine PREFIX-0 .. PREFIX-(N-1)
+ *   registry-client run LABEL RUNS CMD...    fork+exec+wait CMD RUNS times (stdout to null)
+ *
+ * Output, one line per daemon and method:  LABEL METHOD N MEDIAN P95 MIN MAX MEAN  (ms), and
+ * "LABEL METHOD-failed I ERROR..." when a daemon refused call I (it is then asked no more). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CALL_TIMEOUT_USEC (120ULL * 1000000ULL)
+
+typedef struct Daemon {
+        const char *label;  /* berthd, machined */
+        const char *prefix; /* name prefix of its machines: b, m */
+        const char *dest, *path, *iface;
+} Daemon;
+
+static const Daemon daemons[] = {
+        { "berthd", "b", "org.berth.machine1", "/org/berth/machine1", "org.berth.machine1.Manager" },
+        { "machined", "m", "org.freedesktop.machine1", "/org/freedesktop/machine1",
+          "org.freedesktop.machine1.Manager" },
+};
+
+typedef struct Samples {
+        double *v;
+        size_t n;
+} Samples;
+
+static uint64_t now_ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+static bool streq_ptr(const char *a, const char *b) {
+        return a && b && strcmp(a, b) == 0;
+}
+
+static const char *strna(const char *s) {
+        return s ?: "n/a";
+}
+
+static void die(const char *what, int r) {
+        fprintf(stderr, "registry-client: %s: %s\n", what, strerror(r < 0 ? -r : r));
+        exit(2);
+}
+
+static void samples_add(Samples *s, double x) {
+        double *v = realloc(s->v, (s->n + 1) * sizeof(double));
+
+        if (!v)
+                die("realloc", ENOMEM);
+        s->v = v;
+        s->v[s->n++] = x;
+}
+
+static int cmp_double(const void *a, const void *b) {
+        double x = *(const double *) a, y = *(const double *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+static void samples_print(const char *label, const char *metric, Samples *s) {
+        double sum = 0, med;
+        size_t p95;
+
+        if (s->n == 0)
+                return;
+        qsort(s->v, s->n, sizeof(double), cmp_double);
+        for (size_t i = 0; i < s->n; i++)
+                sum += s->v[i];
+        med = s->n % 2 ? s->v[s->n / 2] : (s->v[s->n / 2 - 1] + s->v[s->n / 2]) / 2;
+        p95 = (s->n * 95 + 99) / 100;
+        printf("%s %s %zu %.4f %.4f %.4f %.4f %.4f\n", label, metric, s->n, med, s->v[p95 - 1],
+               s->v[0], s->v[s->n - 1], sum / (double) s->n);
+        fflush(stdout);
+}
+
+static sd_bus *bus_open(void) {
+        sd_bus *bus = NULL;
+        int r = sd_bus_open_system(&bus);
+
+        if (r < 0)
+                die("sd_bus_open_system", r);
+        return bus;
+}
+
+static pid_t *read_pids(const char *file, size_t *ret_n) {
+        FILE *f = fopen(file, "re");
+        pid_t *v = NULL;
+        size_t n = 0;
+        int pid;
+
+        if (!f)
+                die(file, errno);
+        while (fscanf(f, "%d", &pid) == 1) {
+                v = realloc(v, (n + 1) * sizeof(pid_t));
+                if (!v)
+                        die("realloc", ENOMEM);
+                v[n++] = pid;
+        }
+        fclose(f);
+        *ret_n = n;
+        return v;
+}
+
+/* Paused children that outlive us: the script kills them (by PID) when it is done. */
+static pid_t *fork_paused(size_t n) {
+        pid_t *v = calloc(n, sizeof(pid_t));
+
+        if (!v)
+                die("calloc", ENOMEM);
+        for (size_t i = 0; i < n; i++) {
+                v[i] = fork();
+                if (v[i] < 0)
+                        die("fork", errno);
+                if (v[i] == 0) {
+                        /* Only pause(): the bus connection is the parent's, never touch it. */
+                        setsid();
+                        for (;;)
+                                pause();
+                }
+        }
+        return v;
+}
+
+static void write_pids(const char *file, const pid_t *v, size_t n) {
+        FILE *f = fopen(file, "we");
+
+        if (!f)
+                die(file, errno);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%d\n", (int) v[i]);
+        if (fclose(f) != 0)
+                die(file, errno);
+}
+
+static bool in_unit(pid_t pid, const char *unit) {
+        char p[64], buf[4096];
+        ssize_t k;
+        int fd;
+
+        snprintf(p, sizeof p, "/proc/%d/cgroup", (int) pid);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        k = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (k <= 0)
+                return false;
+        buf[k] = 0;
+        return strstr(buf, unit) != NULL;
+}
+
+static int cmd_leaders(size_t n, const char *file) {
+        sd_bus *bus = bus_open();
+        pid_t *v = fork_paused(n);
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                char unit[64];
+
+                snprintf(unit, sizeof unit, "bench-leader-%zu.scope", i);
+                r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                       "org.freedesktop.systemd1.Manager", "StartTransientUnit", &error,
+                                       NULL, "ssa(sv)a(sa(sv))", unit, "fail", 2, "PIDs", "au", 1,
+                                       (uint32_t) v[i], "Slice", "s", "bench.slice", 0);
+                if (r < 0) {
+                        fprintf(stderr, "registry-client: StartTransientUnit %s: %s\n", unit, error.message);
+                        exit(2);
+                }
+                sd_bus_error_free(&error);
+        }
+        /* The scope takes its PIDs when its job runs, after the reply: wait for all of them. */
+        for (size_t i = 0; i < n; i++) {
+                char unit[64];
+
+                snprintf(unit, sizeof unit, "/bench-leader-%zu.scope", i);
+                for (int t = 0; !in_unit(v[i], unit); t++) {
+                        if (t > 3000)
+                                die("leader never reached its scope", ETIMEDOUT);
+                        usleep(10000);
+                }
+        }
+        write_pids(file, v, n);
+        sd_bus_flush_close_unref(bus);
+        return 0;
+}
+
+static int cmd_spawn(size_t n, const char *file) {
+        write_pids(file, fork_paused(n), n);
+        return 0;
+}
+
+static int call_register(sd_bus *bus, const Daemon *d, bool create, const char *name, pid_t leader,
+                         sd_bus_error *error) {
+        sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, d->dest, d->path, d->iface,
+                                           create ? "CreateMachine" : "RegisterMachine");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "sayssus", name, 0, "bench", "container",
+                                          (uint32_t) leader, "");
+        if (r >= 0 && create)
+                r = sd_bus_message_append(m, "a(sv)", 0);
+        if (r < 0)
+                die("building the call", r);
+        r = sd_bus_call(bus, m, CALL_TIMEOUT_USEC, error, &reply);
+        sd_bus_message_unref(m);
+        sd_bus_message_unref(reply);
+        return r;
+}
+
+static int which_daemons(const char *s) {
+        if (!s || strcmp(s, "both") == 0)
+                return 3;
+        if (strcmp(s, "berthd") == 0)
+                return 1;
+        if (strcmp(s, "machined") == 0)
+                return 2;
+        die("daemon must be berthd, machined or both", EINVAL);
+        return 0;
+}
+
+static int cmd_register(bool create, const char *prefix, const char *file, int mask) {
+        const char *method = create ? "CreateMachine" : "RegisterMachine";
+        sd_bus *bus = bus_open();
+        Samples s[2] = {};
+        bool failed[2] = { !(mask & 1), !(mask & 2) };
+        size_t n;
+        pid_t *v = read_pids(file, &n);
+
+        /* CreateMachine moves the leader into the new scope, so each daemon needs leaders of its
+         * own: the file then holds two per machine (berthd's, machined's). */
+        if (create)
+                n /= 2;
+        for (size_t i = 0; i < n; i++)
+                /* Round i starts with daemon i mod 2: noise from elsewhere lands on both alike. */
+                for (size_t k = 0; k < 2; k++) {
+                        const Daemon *d = &daemons[(i + k) % 2];
+                        size_t j = (size_t) (d - daemons);
+                        sd_bus_error error = SD_BUS_ERROR_NULL;
+                        char name[64];
+                        uint64_t t0;
+                        int r;
+
+                        if (failed[j])
+                                continue;
+                        snprintf(name, sizeof name, "%s%s-%zu", d->prefix, prefix, i);
+                        t0 = now_ns();
+                        r = call_register(bus, d, create, name, create ? v[2 * i + j] : v[i], &error);
+                        if (r < 0) {
+                                printf("%s %s-failed %zu %s: %s\n", d->label, method, i,
+                                       strna(error.name), error.message ?: strerror(-r));
+                                fflush(stdout);
+                                failed[j] = true;
+                        } else
+                                samples_add(&s[j], (double) (now_ns() - t0) / 1e6);
+                        sd_bus_error_free(&error);
+                }
+        for (size_t j = 0; j < 2; j++)
+                samples_print(daemons[j].label, method, &s[j]);
+        sd_bus_flush_close_unref(bus);
+        return 0;
+}
+
+static int count_list(sd_bus_message *reply) {
+        const char *a, *b, *c, *o;
+        int r, n = 0;
+
+        r = sd_bus_message_enter_container(reply, 'a', "(ssso)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(reply, "(ssso)", &a, &b, &c, &o)) > 0)
+                n++;
+        return r < 0 ? r : n;
+}
+
+/* One timed call; on an error, says so once and marks the daemon as failed. */
+static void timed_call(sd_bus *bus, const Daemon *d, const char *method, const char *name, size_t i,
+                       Samples *s, bool *failed) {
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint64_t t0 = now_ns();
+        int r;
+
+        if (name)
+                r = sd_bus_call_method(bus, d->dest, d->path, d->iface, method, &error, &reply, "s", name);
+        else
+                r = sd_bus_call_method(bus, d->dest, d->path, d->iface, method, &error, &reply, NULL);
+        if (r < 0) {
+                printf("%s %s-failed %zu %s: %s\n", d->label, method, i, strna(error.name),
+                       error.message ?: strerror(-r));
+                fflush(stdout);
+                *failed = true;
+        } else
+                samples_add(s, (double) (now_ns() - t0) / 1e6);
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&error);
+}
+
+static int cmd_query(const char *prefix, size_t n, size_t runs) {
+        sd_bus *bus = bus_open();
+        Samples list[2] = {}, get[2] = {};
+        bool failed[2] = {};
+        unsigned seed = 42;
+        size_t have[2] = { n, n };
+
+        /* A daemon that refused registrations has fewer: ask only for names it has (machined
+         * also lists the host itself, hence the minimum). */
+        for (size_t j = 0; j < 2; j++) {
+                sd_bus_message *reply = NULL;
+                int r = sd_bus_call_method(bus, daemons[j].dest, daemons[j].path, daemons[j].iface,
+                                           "ListMachines", NULL, &reply, NULL);
+
+                r = r < 0 ? r : count_list(reply);
+                printf("%s entries %d\n", daemons[j].label, r);
+                if (r > 0 && (size_t) r < have[j])
+                        have[j] = (size_t) r;
+                if (r <= 0)
+                        failed[j] = true;
+                sd_bus_message_unref(reply);
+        }
+        for (size_t i = 0; i < runs; i++)
+                for (size_t k = 0; k < 2; k++) {
+                        size_t j = (i + k) % 2;
+                        char name[64];
+
+                        if (failed[j])
+                                continue;
+                        timed_call(bus, &daemons[j], "ListMachines", NULL, i, &list[j], &failed[j]);
+                        snprintf(name, sizeof name, "%s%s-%u", daemons[j].prefix, prefix,
+                                 (unsigned) (rand_r(&seed) % have[j]));
+                        if (!failed[j])
+                                timed_call(bus, &daemons[j], "GetMachine", name, i, &get[j], &failed[j]);
+                }
+        for (size_t j = 0; j < 2; j++) {
+                samples_print(daemons[j].label, "ListMachines", &list[j]);
+                samples_print(daemons[j].label, "GetMachine", &get[j]);
+        }
+        sd_bus_flush_close_unref(bus);
+        return 0;
+}
+
+static int cmd_unregister(const char *prefix, size_t n) {
+        sd_bus *bus = bus_open();
+        Samples s[2] = {};
+
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < 2; j++) {
+                        const Daemon *d = &daemons[j];
+                        sd_bus_error error = SD_BUS_ERROR_NULL;
+                        char name[64];
+                        uint64_t t0 = now_ns();
+
+                        snprintf(name, sizeof name, "%s%s-%zu", d->prefix, prefix, i);
+                        if (sd_bus_call_method(bus, d->dest, d->path, d->iface, "UnregisterMachine",
+                                               &error, NULL, "s", name) >= 0)
+                                samples_add(&s[j], (double) (now_ns() - t0) / 1e6);
+                        sd_bus_error_free(&error);
+                }
+        for (size_t j = 0; j < 2; j++)
+                samples_print(daemons[j].label, "UnregisterMachine", &s[j]);
+        sd_bus_flush_close_unref(bus);
+        return 0;
+}
+
+static int cmd_run(const char *label, size_t runs, char **argv) {
+        Samples s = {};
+
+        for (size_t i = 0; i < runs; i++) {
+                uint64_t t0 = now_ns();
+                int status;
+                pid_t pid = fork();
+
+                if (pid < 0)
+                        die("fork", errno);
+                if (pid == 0) {
+                        int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+                        if (fd >= 0)
+                                dup2(fd, STDOUT_FILENO);
+                        execvp(argv[0], argv);
+                        _exit(127);
+                }
+                if (waitpid(pid, &status, 0) < 0)
+                        die("waitpid", errno);
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                        printf("%s wall-failed %zu %s exited with status 0x%x\n", label, i, argv[0], status);
+                        return 0;
+                }
+                samples_add(&s, (double) (now_ns() - t0) / 1e6);
+        }
+        samples_print(label, "wall", &s);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        const char *c = argc > 1 ? argv[1] : "";
+
+        if (streq_ptr(c, "leaders") && argc == 4)
+                return cmd_leaders(strtoul(argv[2], NULL, 10), argv[3]);
+        if (streq_ptr(c, "spawn") && argc == 4)
+                return cmd_spawn(strtoul(argv[2], NULL, 10), argv[3]);
+        if ((streq_ptr(c, "register") || streq_ptr(c, "create")) && (argc == 4 || argc == 5))
+                return cmd_register(c[0] == 'c', argv[2], argv[3], which_daemons(argv[4]));
+        if (streq_ptr(c, "query") && argc == 5)
+                return cmd_query(argv[2], strtoul(argv[3], NULL, 10), strtoul(argv[4], NULL, 10));
+        if (streq_ptr(c, "unregister") && argc == 4)
+                return cmd_unregister(argv[2], strtoul(argv[3], NULL, 10));
+        if (streq_ptr(c, "run") && argc >= 5)
+                return cmd_run(argv[2], strtoul(argv[3], NULL, 10), argv + 4);
+        fprintf(stderr, "usage: see the head of bench/registry-client.c\n");
+        return 2;
+}
