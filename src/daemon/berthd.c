@@ -1,12 +1,34 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* berthd: the machine registry on the system bus (org.berth.machine1). */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 
 #include "bus-errors.h"
 #include "log.h"
 #include "manager.h"
+
+/* berthd holds a pidfd per machine for as long as the machine runs, so the soft limit of 1024
+ * a service gets by default would stop registration near 1,000 machines. The soft limit exists
+ * for select() users; berthd polls through sd-event. What berthd execs must get 1024 back
+ * before execve() (exec_berth_spawn(), payload_exec()). */
+static void raise_fd_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+                log_warning_errno(negative_errno(), "Failed to read the file descriptor limit: %m");
+                return;
+        }
+        if (rl.rlim_cur >= rl.rlim_max)
+                return;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_warning_errno(negative_errno(), "Failed to raise the file descriptor limit: %m");
+        else
+                log_debug("File descriptor limit raised to %llu.", (unsigned long long) rl.rlim_cur);
+}
 
 static int run(void) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -15,7 +37,12 @@ static int run(void) {
         int r;
 
         log_set_prefix("berthd");
+        /* A fixed threshold: the buffers of huge messages (up to the bus's 128 MiB) go back to
+         * the kernel when freed, instead of glibc raising the threshold after the first and
+         * keeping the next ones on the heap for good. */
+        (void) mallopt(M_MMAP_THRESHOLD, 128 * 1024);
         log_parse_environment();
+        raise_fd_limit();
 
         runtime_dir = getenv("BERTH_RUNTIME_DIR");
         if (isempty(runtime_dir))

@@ -8,6 +8,7 @@
 #include "machine-dbus.h"
 #include "manager.h"
 #include "manager-dbus.h"
+#include "scope-systemd.h"
 
 int machine_bus_path(const Machine *m, char **ret) {
         return sd_bus_path_encode(MACHINE_OBJECT_PREFIX, m->name, ret);
@@ -97,6 +98,13 @@ static int verify_manage(sd_bus_message *message, Machine *m, const char *verb, 
                                    &m->manager->polkit_registry, error);
 }
 
+/* Under systemd a machine's own unit is stopped and killed by systemd, whose answer (a refusal
+ * included) becomes the caller's; the same test as machine_owns_unit() in machine.c. */
+static bool unit_is_systemds(Machine *m) {
+        return m->manager->scope_backend == SCOPE_BACKEND_SYSTEMD && m->unit && m->cgroup_path &&
+               !manager_cgroup_is_shared(m->manager, m->cgroup_path);
+}
+
 int bus_machine_method_terminate(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Machine *m = userdata;
         int r;
@@ -107,6 +115,12 @@ int bus_machine_method_terminate(sd_bus_message *message, void *userdata, sd_bus
         if (r == 0)
                 return 1; /* polkit will call us again */
 
+        if (unit_is_systemds(m)) {
+                r = systemd_scope_stop_reply(m, message);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "Failed to terminate machine %s: %m", m->name);
+                return 1;
+        }
         r = machine_terminate(m);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to terminate machine %s: %m", m->name);
@@ -139,6 +153,12 @@ int bus_machine_method_kill(sd_bus_message *message, void *userdata, sd_bus_erro
         if (r == 0)
                 return 1;
 
+        if (all && unit_is_systemds(m)) {
+                r = systemd_scope_kill_reply(m, sig, message);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "Failed to kill machine %s: %m", m->name);
+                return 1;
+        }
         r = machine_kill(m, all, sig);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Failed to kill machine %s: %m", m->name);

@@ -118,6 +118,8 @@ static _noreturn_ void payload_exec(MachineJoin *j, const JoinRequest *req, cons
         if (r < 0)
                 payload_fail(errfd, STAGE_SETUP, r);
         r = close_all_fds_except(keep, 1);
+        if (r >= 0)
+                r = rlimit_nofile_safe();
         if (r < 0)
                 payload_fail(errfd, STAGE_SETUP, r);
 
@@ -551,10 +553,7 @@ static int find_target(sd_bus_message *message, Manager *m, JoinTarget *ret, sd_
         *ret = (JoinTarget) { .manager = m };
         if (streq(name, ".host"))
                 return 0;
-        ret->machine = manager_find_machine(m, name);
-        if (!ret->machine)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_MACHINE, "No machine '%s' known", name);
-        return 0;
+        return bus_find_machine(m, name, &ret->machine, error);
 }
 
 static int manager_join(sd_bus_message *message, void *userdata, JoinKind kind, sd_bus_error *error) {
@@ -599,7 +598,7 @@ static int method_open_shell(sd_bus_message *message, void *userdata, sd_bus_err
         return machine_join(message, userdata, JOIN_SHELL, error);
 }
 
-static const sd_bus_vtable manager_exec_vtable[] = {
+const sd_bus_vtable exec_manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("ExecInMachine",
                                 SD_BUS_ARGS("s", name, "s", user, "as", argv, "as", env, "s", cwd,
@@ -619,7 +618,7 @@ static const sd_bus_vtable manager_exec_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
-static const sd_bus_vtable machine_exec_vtable[] = {
+const sd_bus_vtable exec_machine_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("Exec",
                                 SD_BUS_ARGS("s", user, "as", argv, "as", env, "s", cwd,
@@ -636,17 +635,3 @@ static const sd_bus_vtable machine_exec_vtable[] = {
                                 method_open_shell, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
-
-int machine_exec_bus_register(Manager *m) {
-        int r;
-
-        r = sd_bus_add_object_vtable(m->bus, NULL, MANAGER_OBJECT_PATH, MANAGER_INTERFACE,
-                                     manager_exec_vtable, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the exec methods: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, MACHINE_OBJECT_PREFIX, MACHINE_INTERFACE,
-                                       machine_exec_vtable, machine_object_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the machine exec methods: %m");
-        return 0;
-}

@@ -14,5 +14,6 @@
 
 #include "manager.h"
 
-/* Adds the methods to the manager object and the machine objects. */
-int machine_exec_bus_register(Manager *m);
+/* Exec and the PTY, Login and Shell methods, on the Manager and on Machine objects (added by manager_bus_register()). */
+extern const sd_bus_vtable exec_manager_vtable[];
+extern const sd_bus_vtable exec_machine_vtable[];

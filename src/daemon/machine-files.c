@@ -534,26 +534,13 @@ static int method_bind_mount(sd_bus_message *message, Machine *m, sd_bus_error *
         _exit(r < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
 }
 
-static int find_machine(Manager *m, sd_bus_message *message, Machine **ret, sd_bus_error *error) {
-        const char *name;
-        int r;
-
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        *ret = manager_find_machine(m, name);
-        if (!*ret)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_MACHINE, "No machine '%s' known", name);
-        return 0;
-}
-
 #define DEFINE_COPY(name, to, flags)                                                                \
         static int name(sd_bus_message *message, void *userdata, sd_bus_error *error) {             \
                 return method_copy(message, userdata, to, flags, error);                             \
         }                                                                                            \
         static int name##_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error) {   \
                 Machine *machine = NULL;                                                             \
-                int r = find_machine(userdata, message, &machine, error);                           \
+                int r = bus_read_machine(userdata, message, &machine, error);                           \
                                                                                                      \
                 return r < 0 ? r : method_copy(message, machine, to, flags, error);                  \
         }
@@ -569,12 +556,12 @@ static int method_bind(sd_bus_message *message, void *userdata, sd_bus_error *er
 
 static int method_bind_by_name(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Machine *machine = NULL;
-        int r = find_machine(userdata, message, &machine, error);
+        int r = bus_read_machine(userdata, message, &machine, error);
 
         return r < 0 ? r : method_bind_mount(message, machine, error);
 }
 
-static const sd_bus_vtable files_manager_vtable[] = {
+const sd_bus_vtable files_manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("BindMountMachine",
                                 SD_BUS_ARGS("s", name, "s", source, "s", destination, "b", read_only, "b", mkdir),
@@ -592,7 +579,7 @@ static const sd_bus_vtable files_manager_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
-static const sd_bus_vtable files_machine_vtable[] = {
+const sd_bus_vtable files_machine_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("BindMount",
                                 SD_BUS_ARGS("s", source, "s", destination, "b", read_only, "b", mkdir),
@@ -607,17 +594,3 @@ static const sd_bus_vtable files_machine_vtable[] = {
                                 SD_BUS_NO_RESULT, method_copy_to_with_flags, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
-
-int files_bus_register(Manager *m) {
-        int r;
-
-        r = sd_bus_add_object_vtable(m->bus, NULL, MANAGER_OBJECT_PATH, MANAGER_INTERFACE,
-                                     files_manager_vtable, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the copy and bind methods: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, MACHINE_OBJECT_PREFIX, MACHINE_INTERFACE,
-                                       files_machine_vtable, machine_object_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the machine copy and bind methods: %m");
-        return 0;
-}

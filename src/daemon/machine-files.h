@@ -27,5 +27,6 @@ typedef struct CopyOptions {
  * nodes and sockets inside a tree are skipped. */
 int copy_tree_at(int src_fd, int dst_dir_fd, const char *name, const CopyOptions *opts);
 
-/* Installs BindMount* and Copy* on the Manager and the Machine objects. */
-int files_bus_register(Manager *m);
+/* BindMount* and Copy*, on the Manager and on Machine objects (added by manager_bus_register()). */
+extern const sd_bus_vtable files_manager_vtable[];
+extern const sd_bus_vtable files_machine_vtable[];

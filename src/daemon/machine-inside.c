@@ -2,7 +2,6 @@
 /* Looking inside a running container: os-release, addresses, UID mapping, hostname, its root. */
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <libmnl/libmnl.h>
@@ -537,18 +536,7 @@ static int on_addr(const struct nlmsghdr *nlh, void *userdata) {
         return d->error < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-static int on_link(const struct nlmsghdr *nlh, void *userdata) {
-        const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-        NetlinkDump *d = userdata;
-        int32_t idx = ifi->ifi_index;
-
-        if (ifi->ifi_flags & IFF_LOOPBACK)
-                return MNL_CB_OK;
-        d->error = write_all(d->out_fd, &idx, sizeof idx);
-        return d->error < 0 ? MNL_CB_ERROR : MNL_CB_OK;
-}
-
-/* Dumps links or addresses of the network namespace we are in. */
+/* Dumps the addresses of the network namespace we are in. */
 static int rtnl_dump(NetlinkDump *d) {
         char buf[32768]; /* what the kernel puts in one dump message at most */
         struct mnl_socket *nl;
@@ -569,8 +557,7 @@ static int rtnl_dump(NetlinkDump *d) {
         nlh->nlmsg_type = (uint16_t) d->type;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
         nlh->nlmsg_seq = seq;
-        g = mnl_nlmsg_put_extra_header(nlh, d->type == RTM_GETLINK ? sizeof(struct ifinfomsg)
-                                                                   : sizeof(struct ifaddrmsg));
+        g = mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifaddrmsg));
         g->rtgen_family = AF_UNSPEC;
         if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
                 r = negative_errno();
@@ -583,7 +570,7 @@ static int rtnl_dump(NetlinkDump *d) {
                         r = negative_errno();
                         break;
                 }
-                n = mnl_cb_run(buf, (size_t) n, seq, portid, d->type == RTM_GETLINK ? on_link : on_addr, d);
+                n = mnl_cb_run(buf, (size_t) n, seq, portid, on_addr, d);
                 if (n <= MNL_CB_STOP) {
                         r = n < 0 ? (d->error < 0 ? d->error : negative_errno()) : 0;
                         break;
@@ -596,7 +583,7 @@ finish:
 
 typedef struct NsChild {
         int pidfd;
-        int type; /* RTM_GETLINK, RTM_GETADDR, or 0 for the hostname */
+        int type; /* RTM_GETADDR, or 0 for the hostname */
 } NsChild;
 
 static int child_in_ns(void *userdata, int out_fd) {
@@ -615,19 +602,6 @@ static int child_in_ns(void *userdata, int out_fd) {
 }
 
 /* ---- D-Bus ---- */
-
-static int find_machine(Manager *m, sd_bus_message *message, Machine **ret, sd_bus_error *error) {
-        const char *name;
-        int r;
-
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        *ret = manager_find_machine(m, name);
-        if (!*ret)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_MACHINE, "No machine '%s' known", name);
-        return 0;
-}
 
 /* The error for a failure to reach the machine's leader or its files. */
 static int inside_error(sd_bus_error *error, Machine *m, int r, const char *what) {
@@ -760,7 +734,7 @@ static int method_open_root_directory(sd_bus_message *message, void *userdata, s
 #define DEFINE_BY_NAME(name, method)                                                               \
         static int name(sd_bus_message *message, void *userdata, sd_bus_error *error) {            \
                 Machine *machine = NULL;                                                            \
-                int r = find_machine(userdata, message, &machine, error);                          \
+                int r = bus_read_machine(userdata, message, &machine, error);                          \
                                                                                                     \
                 if (r < 0)                                                                          \
                         return r;                                                                   \
@@ -786,9 +760,9 @@ static int map_from(sd_bus_message *message, Manager *m, bool group, sd_bus_erro
         if (id == UINT32_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Invalid %s ID %u",
                                          group ? "group" : "user", id);
-        machine = manager_find_machine(m, name);
-        if (!machine)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_MACHINE, "No machine '%s' known", name);
+        r = bus_find_machine(m, name, &machine, error);
+        if (r < 0)
+                return r;
         r = machine_read_id_map(machine, group, &map, &n);
         if (r < 0)
                 return inside_error(error, machine, r, group ? "the GID map" : "the UID map");
@@ -874,21 +848,18 @@ static int property_get_uid_shift(sd_bus *bus, const char *path, const char *int
         return sd_bus_message_append(reply, "u", shift);
 }
 
+/* machined's meaning: the host-side interfaces given at registration (*WithNetwork), not the
+ * links inside, which the host cannot name by index anyway (GetAddresses shows what the
+ * container can be reached at). */
 static int property_get_network_interfaces(sd_bus *bus, const char *path, const char *interface,
                                            const char *property, sd_bus_message *reply, void *userdata,
                                            sd_bus_error *error) {
         Machine *m = userdata;
-        NsChild c = { .pidfd = m->leader_pidfd, .type = RTM_GETLINK };
-        int32_t idx[256];
-        size_t n = 0;
 
-        if (m->class != MACHINE_CONTAINER || leader_in_our_netns(m) != 0 ||
-            run_child_sync(child_in_ns, &c, (char *) idx, sizeof idx, &n) < 0)
-                n = 0;
-        return sd_bus_message_append_array(reply, 'i', idx, n - n % sizeof(int32_t));
+        return sd_bus_message_append_array(reply, 'i', m->netif, m->n_netif * sizeof(int32_t));
 }
 
-static const sd_bus_vtable inside_manager_vtable[] = {
+const sd_bus_vtable inside_manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("GetMachineOSRelease", SD_BUS_ARGS("s", name), SD_BUS_RESULT("a{ss}", fields),
                                 method_get_machine_os_release, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -911,12 +882,13 @@ static const sd_bus_vtable inside_manager_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
-static const sd_bus_vtable inside_machine_vtable[] = {
+const sd_bus_vtable inside_machine_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Image", "s", property_get_image, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Hostname", "s", property_get_hostname, 0, 0),
         SD_BUS_PROPERTY("UIDShift", "u", property_get_uid_shift, 0, 0),
-        SD_BUS_PROPERTY("NetworkInterfaces", "ai", property_get_network_interfaces, 0, 0),
+        SD_BUS_PROPERTY("NetworkInterfaces", "ai", property_get_network_interfaces, 0,
+                        SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_ARGS("GetOSRelease", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{ss}", fields),
                                 method_get_os_release, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetAddresses", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(iay)", addresses),
@@ -927,17 +899,3 @@ static const sd_bus_vtable inside_machine_vtable[] = {
                                 method_open_root_directory, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
-
-int inside_bus_register(Manager *m) {
-        int r;
-
-        r = sd_bus_add_object_vtable(m->bus, NULL, MANAGER_OBJECT_PATH, MANAGER_INTERFACE,
-                                     inside_manager_vtable, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the inside methods: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, MACHINE_OBJECT_PREFIX, MACHINE_INTERFACE,
-                                       inside_machine_vtable, machine_object_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the inside machine methods: %m");
-        return files_bus_register(m);
-}

@@ -46,5 +46,6 @@ int machine_read_id_map(Machine *m, bool group, IdRange **ret, size_t *ret_n);
 /* 0 without a user namespace; -ENXIO for a complex mapping. */
 int machine_uid_shift(Machine *m, uint32_t *ret);
 
-/* Installs the inside methods and properties on the Manager and on the Machine objects. */
-int inside_bus_register(Manager *m);
+/* The inside methods and properties, on the Manager and on Machine objects (added by manager_bus_register()). */
+extern const sd_bus_vtable inside_manager_vtable[];
+extern const sd_bus_vtable inside_machine_vtable[];

@@ -126,29 +126,16 @@ static int request_stop(sd_bus_message *message, Machine *m, bool reboot, sd_bus
         return sd_bus_reply_method_return(message, NULL);
 }
 
-static int find_by_name(Manager *m, sd_bus_message *message, Machine **ret, sd_bus_error *error) {
-        const char *name;
-        int r;
-
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        *ret = manager_find_machine(m, name);
-        if (!*ret)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_MACHINE, "No machine '%s' known", name);
-        return 0;
-}
-
 static int method_poweroff_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Machine *machine = NULL;
-        int r = find_by_name(userdata, message, &machine, error);
+        int r = bus_read_machine(userdata, message, &machine, error);
 
         return r < 0 ? r : request_stop(message, machine, false, error);
 }
 
 static int method_reboot_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Machine *machine = NULL;
-        int r = find_by_name(userdata, message, &machine, error);
+        int r = bus_read_machine(userdata, message, &machine, error);
 
         return r < 0 ? r : request_stop(message, machine, true, error);
 }
@@ -300,7 +287,7 @@ _noreturn_ static void exec_berth_spawn(StartJob *j, int log_fd) {
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
                 _exit(EXIT_FAILURE);
-        if (close_all_fds_except(NULL, 0) < 0)
+        if (close_all_fds_except(NULL, 0) < 0 || rlimit_nofile_safe() < 0)
                 _exit(EXIT_FAILURE);
         sigemptyset(&all);
         (void) sigprocmask(SIG_SETMASK, &all, NULL);
@@ -493,7 +480,7 @@ static int method_start_machine(sd_bus_message *message, void *userdata, sd_bus_
         return 1;
 }
 
-static const sd_bus_vtable manager_lifecycle_vtable[] = {
+const sd_bus_vtable lifecycle_manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("StartMachine", SD_BUS_ARGS("s", name), SD_BUS_NO_RESULT,
                                 method_start_machine, SD_BUS_VTABLE_UNPRIVILEGED),
@@ -504,23 +491,9 @@ static const sd_bus_vtable manager_lifecycle_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
-static const sd_bus_vtable machine_lifecycle_vtable[] = {
+const sd_bus_vtable lifecycle_machine_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD("PowerOff", NULL, NULL, method_poweroff, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Reboot", NULL, NULL, method_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
-
-int machine_lifecycle_bus_register(Manager *m) {
-        int r;
-
-        r = sd_bus_add_object_vtable(m->bus, NULL, MANAGER_OBJECT_PATH, MANAGER_INTERFACE,
-                                     manager_lifecycle_vtable, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the lifecycle methods: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, MACHINE_OBJECT_PREFIX, MACHINE_INTERFACE,
-                                       machine_lifecycle_vtable, machine_object_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add the machine lifecycle methods: %m");
-        return 0;
-}

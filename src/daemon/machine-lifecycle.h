@@ -20,7 +20,9 @@
 
 typedef struct StartJob StartJob;
 
-int machine_lifecycle_bus_register(Manager *m);
+/* StartMachine, PowerOff and Reboot, on the Manager and on Machine objects (added by manager_bus_register()). */
+extern const sd_bus_vtable lifecycle_manager_vtable[];
+extern const sd_bus_vtable lifecycle_machine_vtable[];
 
 /* MACHINE was just added to the registry: answers a StartMachine waiting for it. */
 void machine_lifecycle_machine_added(Manager *m, Machine *machine);

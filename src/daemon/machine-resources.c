@@ -16,6 +16,7 @@
 #include "manager.h"
 #include "manager-dbus.h"
 #include "name-util.h"
+#include "parse-util.h"
 #include "resolve.h"
 #include "state.h"
 #include "strv.h"
@@ -52,55 +53,6 @@ void resource_limits_done(ResourceLimits *l) {
 
 /* ---- conversions ---------------------------------------------------------------------- */
 
-static int parse_digits(const char *s, uint64_t *ret) {
-        uint64_t v = 0;
-
-        if (isempty(s))
-                return -EINVAL;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9')
-                        return -EINVAL;
-                if (v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
-                        return -ERANGE;
-                v = v * 10 + (uint64_t) (*s - '0');
-        }
-        *ret = v;
-        return 0;
-}
-
-/* Bytes with an optional K/M/G/T/P/E suffix (powers of 1024), or "infinity". */
-static int parse_bytes(const char *s, uint64_t *ret) {
-        static const char suffixes[] = "KMGTPE";
-        _cleanup_free_ char *digits = NULL;
-        const char *suffix;
-        uint64_t v, factor = 1;
-        size_t n = strlen(s);
-        int r;
-
-        if (streq(s, "infinity")) {
-                *ret = UINT64_MAX;
-                return 0;
-        }
-        if (n == 0)
-                return -EINVAL;
-        suffix = strchr(suffixes, s[n - 1]);
-        if (suffix && *suffix) {
-                for (const char *i = suffixes; i <= suffix; i++)
-                        factor *= 1024;
-                n--;
-        }
-        digits = strndup(s, n);
-        if (!digits)
-                return -ENOMEM;
-        r = parse_digits(digits, &v);
-        if (r < 0)
-                return r;
-        if (v > UINT64_MAX / factor)
-                return -ERANGE;
-        *ret = v * factor;
-        return 0;
-}
-
 int cpu_quota_parse(const char *s, uint64_t *ret_usec_per_sec) {
         _cleanup_free_ char *whole = NULL;
         const char *dot, *frac = "";
@@ -127,7 +79,7 @@ int cpu_quota_parse(const char *s, uint64_t *ret_usec_per_sec) {
                 if (s + n - 1 - frac == 1)
                         f *= 10;
         }
-        r = parse_digits(whole, &w);
+        r = parse_uint64(whole, &w);
         if (r < 0)
                 return r;
         if (w > 1000000)
@@ -185,7 +137,7 @@ int cpu_set_parse(const char *s, uint8_t **ret, size_t *ret_n) {
 
                 if (dash)
                         *dash = 0;
-                if (parse_digits(tok, &a) < 0 || parse_digits(dash ? dash + 1 : tok, &b) < 0 ||
+                if (parse_uint64(tok, &a) < 0 || parse_uint64(dash ? dash + 1 : tok, &b) < 0 ||
                     a > b || b >= CPUS_MAX)
                         return -EINVAL;
                 if (b / 8 + 1 > n) {
@@ -282,7 +234,7 @@ int resource_limits_parse(ResourceLimits *l, ResourceProperty p, const char *s) 
         case RESOURCE_MEMORY_MAX:
         case RESOURCE_MEMORY_HIGH:
         case RESOURCE_TASKS_MAX:
-                r = parse_bytes(s, &v);
+                r = parse_size(s, &v);
                 break;
         case RESOURCE_CPU_QUOTA:
                 if (streq(s, "infinity")) {
@@ -291,11 +243,11 @@ int resource_limits_parse(ResourceLimits *l, ResourceProperty p, const char *s) 
                 } else if (s[0] && s[strlen(s) - 1] == '%')
                         r = cpu_quota_parse(s, &v);
                 else
-                        r = parse_digits(s, &v);
+                        r = parse_uint64(s, &v);
                 break;
         case RESOURCE_CPU_WEIGHT:
         case RESOURCE_IO_WEIGHT:
-                r = parse_digits(s, &v);
+                r = parse_uint64(s, &v);
                 break;
         case RESOURCE_ALLOWED_CPUS:
                 r = cpu_set_parse(s, &mask, &n);
@@ -524,22 +476,6 @@ int resources_load(const char *dir, const char *name, ResourceLimits *ret) {
         return resource_limits_deserialize(buf, ret);
 }
 
-static int mkdir_parents_and(const char *path) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return negative_errno();
-                *s = '/';
-        }
-        return mkdir(p, 0755) < 0 && errno != EEXIST ? negative_errno() : 0;
-}
-
 int resources_save(const char *dir, const char *name, const ResourceLimits *l) {
         _cleanup_free_ char *path = NULL, *tmp = NULL, *text = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -552,7 +488,7 @@ int resources_save(const char *dir, const char *name, const ResourceLimits *l) {
         r = resource_limits_serialize(l, &text);
         if (r < 0)
                 return r;
-        r = mkdir_parents_and(dir);
+        r = mkdir_p(dir, 0755);
         if (r < 0)
                 return r;
         if (asprintf(&tmp, "%s/.#%s.XXXXXX", dir, name) < 0)
@@ -827,9 +763,9 @@ static int method_set_machine_properties(sd_bus_message *message, void *userdata
         r = resource_limits_from_bus(message, &l, error);
         if (r < 0)
                 return r;
-        machine = manager_find_machine(m, name);
-        if (!machine)
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_MACHINE, "No machine '%s' known", name);
+        r = bus_find_machine(m, name, &machine, error);
+        if (r < 0)
+                return r;
         return set_properties(message, machine, runtime, &l, error);
 }
 
@@ -846,7 +782,7 @@ static int method_set_properties(sd_bus_message *message, void *userdata, sd_bus
         return set_properties(message, userdata, runtime, &l, error);
 }
 
-static const sd_bus_vtable manager_resources_vtable[] = {
+const sd_bus_vtable resources_manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("SetMachineProperties",
                                 SD_BUS_ARGS("s", name, "b", runtime, "a(sv)", properties),
@@ -854,23 +790,9 @@ static const sd_bus_vtable manager_resources_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
-static const sd_bus_vtable machine_resources_vtable[] = {
+const sd_bus_vtable resources_machine_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("SetProperties", SD_BUS_ARGS("b", runtime, "a(sv)", properties),
                                 SD_BUS_NO_RESULT, method_set_properties, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
-
-int machine_resources_bus_register(Manager *m) {
-        int r;
-
-        r = sd_bus_add_object_vtable(m->bus, NULL, MANAGER_OBJECT_PATH, MANAGER_INTERFACE,
-                                     manager_resources_vtable, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add SetMachineProperties: %m");
-        r = sd_bus_add_fallback_vtable(m->bus, NULL, MACHINE_OBJECT_PREFIX, MACHINE_INTERFACE,
-                                       machine_resources_vtable, machine_object_find, m);
-        if (r < 0)
-                return log_error_errno(r, "Failed to add SetProperties: %m");
-        return 0;
-}

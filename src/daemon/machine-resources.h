@@ -148,5 +148,6 @@ void machine_resources_release(Machine *m);
  * (for callers that start processes inside a machine). */
 int machine_resources_sync(Machine *m);
 
-/* Installs SetMachineProperties on the Manager and SetProperties on Machine objects. */
-int machine_resources_bus_register(Manager *m);
+/* SetMachineProperties, on the Manager and on Machine objects (added by manager_bus_register()). */
+extern const sd_bus_vtable resources_manager_vtable[];
+extern const sd_bus_vtable resources_machine_vtable[];

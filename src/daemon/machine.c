@@ -227,7 +227,10 @@ int machine_leader_exited(Machine *m) {
         int r;
 
         m->leader_source = sd_event_source_disable_unref(m->leader_source);
-        m->kill_timer = sd_event_source_disable_unref(m->kill_timer);
+        /* A terminating scope of ours keeps its timer: what ignored the KillSignal still gets
+         * SIGKILL, so the scope can empty. */
+        if (!m->scope_created)
+                m->kill_timer = sd_event_source_disable_unref(m->kill_timer);
         /* systemd removes its units' cgroups itself, once they are empty. */
         if (m->manager->scope_backend == SCOPE_BACKEND_SYSTEMD) {
                 systemd_scope_untrack(m);
@@ -297,33 +300,51 @@ int machine_kill(Machine *m, bool all, int sig) {
 
 static int on_terminate_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Machine *m = userdata;
+        bool all = m->scope_created && m->cgroup_path;
 
-        log_info("Machine %s did not stop within %llus, killing its leader.", m->name,
-                 (unsigned long long) (TERMINATE_TIMEOUT_USEC / 1000000ULL));
-        (void) machine_kill(m, false, SIGKILL);
+        log_info("Machine %s did not stop within %llus, killing %s.", m->name,
+                 (unsigned long long) (TERMINATE_TIMEOUT_USEC / 1000000ULL), all ? "its scope" : "its leader");
+        if (all)
+                (void) cgroup_kill_all(m->cgroup_path);
+        else
+                (void) machine_kill(m, false, SIGKILL);
         return 0;
 }
 
-int machine_terminate(Machine *m) {
+static int arm_kill_timer(Machine *m) {
         uint64_t now_usec = 0;
         int r;
 
-        if (machine_owns_unit(m))
-                return systemd_scope_stop(m);
-
-        /* Our own scope: everything in it goes, at once, like systemd's StopUnit would do. */
-        if (m->scope_created && m->cgroup_path)
-                return cgroup_kill_all(m->cgroup_path);
-
-        /* A registered machine lives in someone else's unit, which we must not kill wholesale:
-         * ask its leader, and insist after a while. */
-        r = machine_kill(m, false, SIGTERM);
-        if (r < 0)
-                return r;
         if (m->kill_timer)
                 return 0;
         (void) sd_event_now(m->manager->event, CLOCK_MONOTONIC, &now_usec);
         r = sd_event_add_time(m->manager->event, &m->kill_timer, CLOCK_MONOTONIC,
                               now_usec + TERMINATE_TIMEOUT_USEC, 0, on_terminate_timeout, m);
         return r < 0 ? r : 0;
+}
+
+int machine_terminate(Machine *m) {
+        int r;
+
+        if (machine_owns_unit(m))
+                return systemd_scope_stop(m);
+
+        /* Our own scope: everything in it goes, like systemd's StopUnit would do it: the
+         * KillSignal the creator chose first (a booted container's init then powers off), and
+         * what is left after the timeout gets SIGKILL. Without one, at once. */
+        if (m->scope_created && m->cgroup_path) {
+                if (m->kill_signal == 0 || m->kill_signal == SIGKILL)
+                        return cgroup_kill_all(m->cgroup_path);
+                r = cgroup_signal_all(m->cgroup_path, m->kill_signal);
+                if (r < 0)
+                        return r;
+                return arm_kill_timer(m);
+        }
+
+        /* A registered machine lives in someone else's unit, which we must not kill wholesale:
+         * ask its leader, and insist after a while. */
+        r = machine_kill(m, false, SIGTERM);
+        if (r < 0)
+                return r;
+        return arm_kill_timer(m);
 }

@@ -12,6 +12,9 @@
 #include "macro.h"
 
 typedef struct Manager Manager;
+
+/* Host-side interfaces one machine may register: nspawn's veth, extra veths and a few more. */
+#define MACHINE_NETIF_MAX 32U
 typedef struct Machine Machine;
 
 typedef enum MachineClass {
@@ -68,6 +71,16 @@ struct Machine {
         /* Resource limits (machine-resources.c): the cgroup v1 directories berthd made for the
          * machine on hybrid hosts, removed when it goes. */
         char **resource_v1_dirs;
+
+        /* Networking (CreateMachineWithNetwork/RegisterMachineWithNetwork): the host-side
+         * interfaces given at registration (veth, tap, bridge ends), what NetworkInterfaces
+         * shows. Inline: a few per machine, bounded, and nothing to free. */
+        int netif[MACHINE_NETIF_MAX];
+        unsigned n_netif;
+
+        /* KillSignal of CreateMachine (cgroupfs backend; systemd keeps its own): what a
+         * TerminateMachine sends everyone in the scope first, SIGKILL following. 0: SIGKILL. */
+        int kill_signal;
 };
 
 const char *machine_class_to_string(MachineClass c);

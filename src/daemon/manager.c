@@ -14,26 +14,12 @@
 #include "manager.h"
 #include "manager-dbus.h"
 #include "name-util.h"
+#include "resolve.h"
+#include "resolve.h"
 #include "scope-cgroupfs.h"
 #include "scope-systemd.h"
 #include "state.h"
 #include "strv.h"
-
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
-                        continue;
-                *s = 0;
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return negative_errno();
-                *s = '/';
-        }
-        return mkdir(p, mode) < 0 && errno != EEXIST ? negative_errno() : 0;
-}
 
 int manager_new(const char *runtime_dir, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;

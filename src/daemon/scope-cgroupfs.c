@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The cgroupfs scope backend: machine-NAME.scope directories that berthd manages itself. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
 #include "cgroup-util.h"
+#include "fd-util.h"
 #include "log.h"
 #include "resolve.h"
 #include "scope-cgroupfs.h"
@@ -87,7 +89,9 @@ int scope_remove(const char *path) {
 
 int cgroup_signal_all(const char *path, int sig) {
         _cleanup_free_ char *p = NULL, *buf = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
         _cleanup_close_ int fd = -EBADF;
+        struct dirent *de;
         char *s, *save = NULL;
         int r, ret = 0;
 
@@ -107,6 +111,23 @@ int cgroup_signal_all(const char *path, int sig) {
                         continue;
                 if (kill(pid, sig) < 0 && errno != ESRCH && ret == 0)
                         ret = negative_errno();
+        }
+
+        /* cgroup.procs lists only this level: the container lives below (payload/, and its
+         * init's own cgroups below that). */
+        d = opendir(path);
+        if (!d)
+                return ret;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *sub = NULL;
+
+                if (de->d_type != DT_DIR || streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (asprintf(&sub, "%s/%s", path, de->d_name) < 0)
+                        return -ENOMEM;
+                r = cgroup_signal_all(sub, sig);
+                if (r < 0 && r != -ENOENT && ret == 0)
+                        ret = r;
         }
         return ret;
 }

@@ -31,5 +31,5 @@ int cgroup_populated_fd(int fd);
 /* SIGKILLs everything in the cgroup at once (cgroup.kill). */
 int cgroup_kill_all(const char *path);
 
-/* Sends SIG to every process listed in the cgroup's cgroup.procs. */
+/* Sends SIG to every process in the cgroup and the cgroups below it. */
 int cgroup_signal_all(const char *path, int sig);

@@ -10,6 +10,7 @@
 #include "name-util.h"
 #include "scope-systemd.h"
 #include "state.h"
+#include "strv.h"
 
 #define SYSTEMD_DEST "org.freedesktop.systemd1"
 #define SYSTEMD_PATH "/org/freedesktop/systemd1"
@@ -34,6 +35,14 @@ struct SystemdScope {
         Manager *manager;         /* borrowed */
         sd_bus_slot *job_removed_slot;
         sd_bus_slot *unit_removed_slot;
+        /* One match for the PropertiesChanged of every unit, dispatched by object path: a
+         * match per machine would run into the bus's limit of match rules per connection
+         * (dbus-daemon: 512), and cost an AddMatch per registration. */
+        sd_bus_slot *properties_slot;
+        /* Machines whose unit state is to be asked for (by name: they may go meanwhile), once
+         * the event loop comes round: after the reply to their registration. */
+        char **query_names;
+        sd_event_source *query_source;
         ScopeJob *jobs;
 };
 
@@ -410,13 +419,6 @@ static int on_job_removed(sd_bus_message *message, void *userdata, sd_bus_error 
         return 0;
 }
 
-static Machine *find_by_unit(Manager *m, const char *unit) {
-        for (Machine *i = m->machines; i; i = i->next)
-                if (streq_ptr(i->unit, unit) && i->unit_match_slot)
-                        return i;
-        return NULL;
-}
-
 static void unit_gone(Machine *machine, const char *why) {
         if (machine->state != MACHINE_RUNNING)
                 return; /* not in the registry (yet, or any more) */
@@ -424,16 +426,57 @@ static void unit_gone(Machine *machine, const char *why) {
         manager_machine_gone(machine->manager, machine);
 }
 
+/* Every machine in the registry is watched (systemd_scope_track() or a finished job); those
+ * still waiting for their job are not in it. Registered machines may share a unit. */
+static void units_gone(Manager *m, const char *unit, const char *why) {
+        for (Machine *i = m->machines, *next; i; i = next) {
+                next = i->next; /* unit_gone() may free I */
+                if (streq_ptr(i->unit, unit))
+                        unit_gone(i, why);
+        }
+}
+
+static bool unit_has_machine(Manager *m, const char *unit) {
+        for (Machine *i = m->machines; i; i = i->next)
+                if (streq_ptr(i->unit, unit))
+                        return true;
+        return false;
+}
+
+static bool active_state_is_over(const char *state);
+
+/* The state of a unit systemd has just unloaded: only an answer that it is still running (it
+ * was a daemon-reload) keeps the machine; an error other than a timeout means it is gone. */
+static int on_removed_state(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Machine *machine = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        const char *state = NULL;
+
+        machine->unit_query_slot = sd_bus_slot_unref(machine->unit_query_slot);
+        if (e && sd_bus_error_has_names(e, SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_TIMEOUT))
+                log_warning("Cannot read the state of unit %s: %s", machine->unit, e->message);
+        else if (e || (sd_bus_message_read(reply, "v", "s", &state) >= 0 && active_state_is_over(state)))
+                unit_gone(machine, state ?: "removed");
+        return 0;
+}
+
 static int on_unit_removed(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
         SystemdScope *s = userdata;
         const char *unit, *path;
-        Machine *machine;
 
         if (sd_bus_message_read(message, "so", &unit, &path) < 0)
                 return 0;
-        machine = find_by_unit(s->manager, unit);
-        if (machine)
-                unit_gone(machine, "removed");
+        /* Not proof that the unit is over: daemon-reload unloads every unit (UnitRemoved for
+         * each) and loads them again. Ask; a reloaded unit answers "active". */
+        for (Machine *i = s->manager->machines; i; i = i->next) {
+                if (!streq_ptr(i->unit, unit))
+                        continue;
+                i->unit_query_slot = sd_bus_slot_unref(i->unit_query_slot);
+                if (sd_bus_call_method_async(s->manager->bus, &i->unit_query_slot, SYSTEMD_DEST, path,
+                                             "org.freedesktop.DBus.Properties", "Get", on_removed_state, i,
+                                             "ss", SYSTEMD_UNIT, "ActiveState") < 0)
+                        log_warning("Cannot ask for the state of unit %s.", unit);
+        }
         return 0;
 }
 
@@ -441,10 +484,18 @@ static bool active_state_is_over(const char *state) {
         return streq(state, "inactive") || streq(state, "failed");
 }
 
+/* PropertiesChanged of any unit: the match covers all of them, most are not a machine's. */
 static int on_properties_changed(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
-        Machine *machine = userdata;
+        _cleanup_free_ char *unit = NULL;
+        SystemdScope *s = userdata;
         const char *iface, *key, *state;
         int r;
+
+        /* Decoding the path and walking the registry costs a few microseconds with 1,000
+         * machines, less than parsing the message for nothing. */
+        r = sd_bus_path_decode(sd_bus_message_get_path(message), SYSTEMD_UNIT_PREFIX, &unit);
+        if (r <= 0 || !unit_has_machine(s->manager, unit))
+                return 0;
 
         r = sd_bus_message_read(message, "s", &iface);
         if (r < 0 || !streq(iface, SYSTEMD_UNIT))
@@ -455,7 +506,7 @@ static int on_properties_changed(sd_bus_message *message, void *userdata, sd_bus
                 if (r >= 0 && streq(key, "ActiveState")) {
                         if (sd_bus_message_read(message, "v", "s", &state) >= 0 &&
                             active_state_is_over(state))
-                                unit_gone(machine, state); /* frees MACHINE */
+                                units_gone(s->manager, unit, state);
                         return 0;
                 }
                 if (r >= 0)
@@ -487,29 +538,10 @@ static int on_active_state(sd_bus_message *reply, void *userdata, sd_bus_error *
         return 0;
 }
 
-static int add_unit_match(Machine *machine) {
+static int query_active_state(Machine *machine) {
         _cleanup_free_ char *path = NULL;
         int r;
 
-        r = systemd_unit_path(machine->unit, &path);
-        if (r < 0)
-                return r;
-        machine->unit_match_slot = sd_bus_slot_unref(machine->unit_match_slot);
-        return sd_bus_match_signal_async(machine->manager->bus, &machine->unit_match_slot,
-                                         SYSTEMD_DEST, path, "org.freedesktop.DBus.Properties",
-                                         "PropertiesChanged", on_properties_changed, NULL, machine);
-}
-
-int systemd_scope_track(Machine *machine) {
-        _cleanup_free_ char *path = NULL;
-        int r;
-
-        if (!machine->unit || !machine->manager->bus)
-                return 0;
-        r = add_unit_match(machine);
-        if (r < 0)
-                return r;
-        /* Its state may have changed before our match was in place: ask once, after. */
         r = systemd_unit_path(machine->unit, &path);
         if (r < 0)
                 return r;
@@ -519,8 +551,45 @@ int systemd_scope_track(Machine *machine) {
                                         on_active_state, machine, "ss", SYSTEMD_UNIT, "ActiveState");
 }
 
+static int on_query_due(sd_event_source *source, void *userdata) {
+        _cleanup_strv_free_ char **names = NULL;
+        SystemdScope *s = userdata;
+
+        names = TAKE_PTR(s->query_names);
+        STRV_FOREACH(n, names) {
+                Machine *machine = manager_find_machine(s->manager, *n);
+                int r;
+
+                if (!machine || !machine->unit)
+                        continue;
+                r = query_active_state(machine);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to ask for the state of unit %s: %m", machine->unit);
+        }
+        return 0;
+}
+
+int systemd_scope_track(Machine *machine) {
+        SystemdScope *s = machine->manager->systemd;
+        int r;
+
+        if (!machine->unit || !machine->manager->bus)
+                return 0;
+        /* The match on all units is in place since systemd_scope_start(); the unit may have
+         * changed before the machine joined the registry, where on_properties_changed() looks
+         * for it: ask once. Not right now: the caller's reply would queue behind our call, and
+         * every message ahead of it on the bus is in the caller's wait. */
+        if (!s)
+                return query_active_state(machine);
+        r = strv_extend(&s->query_names, machine->name);
+        if (r < 0)
+                return r;
+        if (!s->query_source)
+                return sd_event_add_defer(machine->manager->event, &s->query_source, on_query_due, s);
+        return sd_event_source_set_enabled(s->query_source, SD_EVENT_ONESHOT);
+}
+
 void systemd_scope_untrack(Machine *machine) {
-        machine->unit_match_slot = sd_bus_slot_unref(machine->unit_match_slot);
         machine->unit_query_slot = sd_bus_slot_unref(machine->unit_query_slot);
         if (machine->unit_referenced)
                 (void) call_unit_method(machine, "UnrefUnit", "s", machine->unit);
@@ -533,6 +602,65 @@ int systemd_scope_stop(Machine *machine) {
 
 int systemd_scope_kill(Machine *machine, int sig) {
         return call_unit_method(machine, "KillUnit", "ssi", machine->unit, "all", (int32_t) sig);
+}
+
+static void message_unref_destroy(void *userdata) {
+        sd_bus_message_unref(userdata);
+}
+
+/* systemd's answer to a StopUnit/KillUnit made for a caller of ours is that caller's answer:
+ * its refusal (no such unit, access denied, a job that cannot run) reaches the caller. */
+static int on_call_replied(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        sd_bus_message *message = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        int r;
+
+        if (e)
+                log_info("systemd refused %s: %s", sd_bus_message_get_member(message), e->message);
+        r = e ? sd_bus_reply_method_error(message, e) : sd_bus_reply_method_return(message, NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to answer %s: %m", sd_bus_message_get_member(message));
+        return 0;
+}
+
+/* Sends CALL (built by the caller) and answers MESSAGE from its reply. The slot floats: MACHINE
+ * may be gone by the time systemd answers, MESSAGE is held until then. */
+static int call_replying(Machine *machine, sd_bus_message *call, sd_bus_message *message) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        int r;
+
+        r = sd_bus_call_async(machine->manager->bus, &slot, call, on_call_replied, message, 0);
+        if (r < 0)
+                return r;
+        sd_bus_message_ref(message);
+        (void) sd_bus_slot_set_destroy_callback(slot, message_unref_destroy);
+        return sd_bus_slot_set_floating(slot, 1);
+}
+
+int systemd_scope_stop_reply(Machine *machine, sd_bus_message *message) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        if (!machine->manager->bus || !machine->unit)
+                return -ENOTCONN;
+        r = sd_bus_message_new_method_call(machine->manager->bus, &call, SYSTEMD_DEST, SYSTEMD_PATH,
+                                           SYSTEMD_MANAGER, "StopUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "ss", machine->unit, "replace");
+        return r < 0 ? r : call_replying(machine, call, message);
+}
+
+int systemd_scope_kill_reply(Machine *machine, int sig, sd_bus_message *message) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        if (!machine->manager->bus || !machine->unit)
+                return -ENOTCONN;
+        r = sd_bus_message_new_method_call(machine->manager->bus, &call, SYSTEMD_DEST, SYSTEMD_PATH,
+                                           SYSTEMD_MANAGER, "KillUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "ssi", machine->unit, "all", (int32_t) sig);
+        return r < 0 ? r : call_replying(machine, call, message);
 }
 
 bool systemd_scope_pending(Manager *m, const char *name) {
@@ -556,13 +684,11 @@ int systemd_scope_create(Manager *m, Machine *machine, sd_bus_message *message) 
         if (!j)
                 return -ENOMEM;
         j->scope = m->systemd;
-        /* Watch the unit before it exists, so that no state change slips past. The state of a
-         * machine not yet in the registry is ignored. */
-        r = add_unit_match(machine);
-        if (r >= 0)
-                r = sd_bus_call_async(m->bus, &j->call_slot, call, on_start_reply, j, 0);
+        /* The unit is watched from before it exists (the match on all units), so no state
+         * change slips past; while the job runs the machine is not in the registry, and its
+         * unit's signals find nobody. */
+        r = sd_bus_call_async(m->bus, &j->call_slot, call, on_start_reply, j, 0);
         if (r < 0) {
-                machine->unit_match_slot = sd_bus_slot_unref(machine->unit_match_slot);
                 free(j);
                 return r;
         }
@@ -584,6 +710,9 @@ SystemdScope *systemd_scope_free(SystemdScope *s) {
         }
         sd_bus_slot_unref(s->job_removed_slot);
         sd_bus_slot_unref(s->unit_removed_slot);
+        sd_bus_slot_unref(s->properties_slot);
+        sd_event_source_disable_unref(s->query_source);
+        strv_free(s->query_names);
         free(s);
         return NULL;
 }
@@ -597,7 +726,19 @@ static int on_subscribed(sd_bus_message *reply, void *userdata, sd_bus_error *re
         return 0;
 }
 
+/* An install callback keeps a refused AddMatch (the bus's limit of match rules) from being
+ * fatal: without one sd-bus closes the whole connection, and berthd falls off the bus. */
+static int on_match_installed(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        /* Machines then leave when their leader exits (pidfd), not when their unit stops. */
+        if (e)
+                log_warning("The bus refused a match on systemd's signals: %s", e->message);
+        return 0;
+}
+
 int systemd_scope_start(Manager *m) {
+        _cleanup_free_ char *match = NULL;
         SystemdScope *s;
         int r;
 
@@ -608,11 +749,21 @@ int systemd_scope_start(Manager *m) {
         m->systemd = s;
 
         /* Matches first: their AddMatch reaches the bus before any call of ours reaches systemd. */
+        if (asprintf(&match, "type='signal',sender='" SYSTEMD_DEST "',"
+                     "path_namespace='" SYSTEMD_UNIT_PREFIX "',"
+                     "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
+                     "arg0='" SYSTEMD_UNIT "'") < 0)
+                return log_oom();
         r = sd_bus_match_signal_async(m->bus, &s->job_removed_slot, SYSTEMD_DEST, SYSTEMD_PATH,
-                                      SYSTEMD_MANAGER, "JobRemoved", on_job_removed, NULL, s);
+                                      SYSTEMD_MANAGER, "JobRemoved", on_job_removed,
+                                      on_match_installed, s);
         if (r >= 0)
                 r = sd_bus_match_signal_async(m->bus, &s->unit_removed_slot, SYSTEMD_DEST, SYSTEMD_PATH,
-                                              SYSTEMD_MANAGER, "UnitRemoved", on_unit_removed, NULL, s);
+                                              SYSTEMD_MANAGER, "UnitRemoved", on_unit_removed,
+                                              on_match_installed, s);
+        if (r >= 0)
+                r = sd_bus_add_match_async(m->bus, &s->properties_slot, match, on_properties_changed,
+                                           on_match_installed, s);
         if (r >= 0)
                 r = sd_bus_call_method_async(m->bus, NULL, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
                                              "Subscribe", on_subscribed, NULL, NULL);

@@ -56,3 +56,7 @@ void systemd_scope_untrack(Machine *machine);
 /* StopUnit(unit, "replace") / KillUnit(unit, "all", SIG), asynchronously; failures are logged. */
 int systemd_scope_stop(Machine *machine);
 int systemd_scope_kill(Machine *machine, int sig);
+/* The same for a caller's TerminateMachine/KillMachine (MESSAGE): MESSAGE is answered once
+ * systemd answered, with systemd's error if it refused. 0 when the call is on its way. */
+int systemd_scope_stop_reply(Machine *machine, sd_bus_message *message);
+int systemd_scope_kill_reply(Machine *machine, int sig, sd_bus_message *message);

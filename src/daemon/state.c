@@ -93,6 +93,7 @@ int state_save(const char *dir, const Machine *m) {
         if (r >= 0)
                 r = put(f, "STATE", machine_state_to_string(m->state));
         fprintf(f, "SCOPE_CREATED=%i\n", m->scope_created);
+        fprintf(f, "KILL_SIGNAL=%i\n", m->kill_signal);
         fprintf(f, "LEADER=%i\n", (int) m->leader);
         fprintf(f, "LEADER_STARTTIME=%" PRIu64 "\n", m->leader_starttime);
         fprintf(f, "LEADER_PIDFD_INODE=%" PRIu64 "\n", m->leader_pidfd_inode);
@@ -101,8 +102,17 @@ int state_save(const char *dir, const Machine *m) {
         STRV_FOREACH(d, m->resource_v1_dirs)
                 if (r >= 0)
                         r = put(f, "CGROUP_V1", *d);
+        if (m->n_netif > 0) {
+                fputs("NETIF=", f);
+                for (unsigned i = 0; i < m->n_netif; i++)
+                        fprintf(f, "%s%i", i > 0 ? " " : "", m->netif[i]);
+                fputc('\n', f);
+        }
 
-        if (r >= 0 && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) < 0))
+        /* No fsync(): the state describes processes of this boot, and the runtime dir does not
+         * outlive it (tmpfs). A berthd crash loses nothing the kernel holds; only the atomic
+         * rename matters, so that a restarted berthd never reads half a file. */
+        if (r >= 0 && (fflush(f) != 0 || ferror(f)))
                 r = negative_errno();
         if (fclose(f) != 0 && r >= 0)
                 r = negative_errno();
@@ -129,6 +139,26 @@ static int take_string(char **dst, char **src) {
         return 0;
 }
 
+/* "NETIF=3 17": the host-side ifindices, space-separated, as CreateMachineWithNetwork took them. */
+static int parse_netif(Machine *m, const char *v) {
+        unsigned n = 0;
+
+        for (const char *p = v; *p;) {
+                char *end = NULL;
+                long idx;
+
+                errno = 0;
+                idx = strtol(p, &end, 10);
+                if (errno != 0 || end == p || idx <= 0 || idx > INT32_MAX || n >= MACHINE_NETIF_MAX ||
+                    (*end != ' ' && *end != 0))
+                        return -EINVAL;
+                m->netif[n++] = (int) idx;
+                p = end + strspn(end, " ");
+        }
+        m->n_netif = n;
+        return 0;
+}
+
 static int apply(Machine *m, const char *key, const char *raw) {
         _cleanup_free_ char *v = state_unescape(raw);
         uint64_t u = 0;
@@ -152,6 +182,8 @@ static int apply(Machine *m, const char *key, const char *raw) {
                 return take_string(&m->root_directory, &v);
         if (streq(key, "CGROUP"))
                 return take_string(&m->cgroup_path, &v);
+        if (streq(key, "NETIF"))
+                return parse_netif(m, v);
         /* Only directories of the shape berthd makes: a forged file must not make us empty or
          * remove any other cgroup. */
         if (streq(key, "CGROUP_V1"))
@@ -163,6 +195,11 @@ static int apply(Machine *m, const char *key, const char *raw) {
                 return r;
         if (streq(key, "SCOPE_CREATED"))
                 m->scope_created = u != 0;
+        else if (streq(key, "KILL_SIGNAL")) {
+                if (u >= _NSIG)
+                        return -EINVAL;
+                m->kill_signal = (int) u;
+        }
         else if (streq(key, "LEADER")) {
                 if (u <= 1 || u > INT32_MAX)
                         return -EINVAL;

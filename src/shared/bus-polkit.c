@@ -12,6 +12,9 @@
 /* polkit's CheckAuthorization flag: the caller is there to answer a password prompt. */
 #define POLKIT_ALLOW_USER_INTERACTION 1U
 
+/* Senders whose euid we remember: a daemon's regular callers fit, a crowd only costs lookups. */
+#define SENDER_CACHE_SIZE 16U
+
 typedef enum QueryState {
         QUERY_PENDING,
         QUERY_ALLOWED,
@@ -34,12 +37,21 @@ struct AsyncQuery {
         bool seen;                /* the message was dispatched again after the answer */
 };
 
+/* A sender's euid, keyed by its unique bus name. Sound because the bus never hands a unique
+ * name to another connection, and records a connection's credentials once, when it connects. */
+typedef struct SenderCreds {
+        char *name;
+        uid_t euid;
+} SenderCreds;
+
 struct PolkitRegistry {
         sd_bus *bus;
         sd_bus_slot *filter_slot;
         sd_event_source *sweep_source;
         AsyncQuery *queries;
         size_t n_queries;
+        SenderCreds senders[SENDER_CACHE_SIZE];
+        size_t next_sender;  /* the slot to overwrite next (round robin) */
 };
 
 static AsyncQuery *query_free(AsyncQuery *q) {
@@ -71,6 +83,8 @@ PolkitRegistry *polkit_registry_free(PolkitRegistry *r) {
 
         while (r->queries)
                 query_free(r->queries);
+        for (size_t i = 0; i < SENDER_CACHE_SIZE; i++)
+                free(r->senders[i].name);
         sd_event_source_disable_unref(r->sweep_source);
         sd_bus_slot_unref(r->filter_slot);
         sd_bus_unref(r->bus);
@@ -321,49 +335,95 @@ static int query_answer(AsyncQuery *q, const char **details, sd_bus_error *error
         return -EINVAL;
 }
 
+static int registry_get(sd_bus_message *message, PolkitRegistry **registry) {
+        sd_bus *bus = sd_bus_message_get_bus(message);
+
+        if (*registry)
+                /* A registry's filter sees the messages of one connection only. */
+                return (*registry)->bus == bus ? 0 : -EXDEV;
+        return registry_new(bus, registry);
+}
+
+static SenderCreds *sender_find(PolkitRegistry *r, const char *name) {
+        for (size_t i = 0; i < SENDER_CACHE_SIZE; i++)
+                if (streq_ptr(r->senders[i].name, name))
+                        return &r->senders[i];
+        return NULL;
+}
+
+static void sender_remember(PolkitRegistry *r, const char *name, uid_t euid) {
+        SenderCreds *c = &r->senders[r->next_sender];
+        char *n = strdup(name);
+
+        if (!n)
+                return; /* only a cache */
+        free(c->name);
+        *c = (SenderCreds) { .name = n, .euid = euid };
+        r->next_sender = (r->next_sender + 1) % SENDER_CACHE_SIZE;
+}
+
 /* The euid comes from the bus daemon (what it saw when the sender connected), never from the
  * message: a header field is whatever the sender wrote. */
-static int sender_is_root(sd_bus_message *m) {
+int polkit_sender_euid(sd_bus_message *message, PolkitRegistry **registry, uid_t *ret) {
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        const char *sender;
+        SenderCreds *c;
         uid_t euid;
         int r;
 
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+        if (!message || !registry || !ret)
+                return -EINVAL;
+        r = registry_get(message, registry);
+        if (r < 0)
+                return r;
+        /* Only a bus daemon vouches for the sender field; on a direct connection it is whatever
+         * the peer wrote, so nothing may be keyed by it. */
+        sender = sd_bus_is_bus_client(sd_bus_message_get_bus(message)) > 0 ?
+                sd_bus_message_get_sender(message) : NULL;
+        if (sender && sender[0] != ':')
+                sender = NULL;
+        c = sender ? sender_find(*registry, sender) : NULL;
+        if (c) {
+                *ret = c->euid;
+                return 0;
+        }
+
+        r = sd_bus_query_sender_creds(message, SD_BUS_CREDS_EUID, &creds);
         if (r < 0)
                 return r;
         r = sd_bus_creds_get_euid(creds, &euid);
         if (r < 0)
                 return r;
-        return euid == 0;
+        if (sender)
+                sender_remember(*registry, sender, euid);
+        *ret = euid;
+        return 0;
 }
 
 int polkit_verify_async(sd_bus_message *message, const char *action, const char **details,
                         PolkitRegistry **registry, sd_bus_error *error) {
         AsyncQuery *q;
         const char *sender;
-        sd_bus *bus;
+        uid_t euid;
         int r;
 
         if (!message || !action || !registry)
                 return sd_bus_error_set_errno(error, -EINVAL);
-        bus = sd_bus_message_get_bus(message);
-        if (*registry && (*registry)->bus != bus)
-                /* A registry's filter sees the messages of one connection only. */
-                return sd_bus_error_set_errno(error, -EXDEV);
+        r = registry_get(message, registry);
+        if (r < 0)
+                return sd_bus_error_set_errno(error, r);
 
-        if (*registry) {
-                q = registry_find(*registry, message, action);
-                if (q)
-                        return query_answer(q, details, error);
-        }
+        q = registry_find(*registry, message, action);
+        if (q)
+                return query_answer(q, details, error);
 
-        r = sender_is_root(message);
+        r = polkit_sender_euid(message, registry, &euid);
         if (r < 0) {
                 log_debug_errno(r, "Cannot learn who sent the call, refusing: %m");
                 return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
                                         "Cannot identify the caller.");
         }
-        if (r > 0)
+        if (euid == 0)
                 return 1;
 
         /* Without a bus name (a direct connection) polkit has no subject to judge. */
@@ -371,12 +431,6 @@ int polkit_verify_async(sd_bus_message *message, const char *action, const char 
         if (!sender)
                 return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
                                         "Cannot identify the caller.");
-
-        if (!*registry) {
-                r = registry_new(bus, registry);
-                if (r < 0)
-                        return sd_bus_error_set_errno(error, r);
-        }
 
         r = query_new(*registry, message, action, details, &q);
         if (r < 0)

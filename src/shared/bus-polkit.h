@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <systemd/sd-bus.h>
 
 typedef struct PolkitRegistry PolkitRegistry;
@@ -34,3 +35,11 @@ size_t polkit_registry_size(const PolkitRegistry *r);
  * once the message has been dispatched with them, so a message's fds are not held after. */
 int polkit_verify_async(sd_bus_message *message, const char *action, const char **details,
                         PolkitRegistry **registry, sd_bus_error *error);
+
+/* The effective uid of MESSAGE's sender as the bus daemon recorded it when the sender connected
+ * (never a header field the sender wrote). On a bus the answer is kept in *REGISTRY (allocated
+ * on first use, as above) per unique name, which the bus never gives to another connection: a
+ * handler that checks its caller itself and then calls polkit_verify_async() asks the bus once,
+ * and a sender's later calls not at all. Negative errno if the bus cannot tell (e.g. the sender
+ * is gone already). */
+int polkit_sender_euid(sd_bus_message *message, PolkitRegistry **registry, uid_t *ret);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* File descriptor helpers: closing everything but a chosen few before handing over a process. */
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <linux/close_range.h>
 #include <sys/syscall.h>
 
@@ -50,4 +52,15 @@ int fd_set_nonblock(int fd, bool nonblock) {
                 return negative_errno();
         flags = nonblock ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
         return fcntl(fd, F_SETFL, flags) < 0 ? negative_errno() : 0;
+}
+
+int rlimit_nofile_safe(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return negative_errno();
+        if (rl.rlim_cur <= FD_SETSIZE)
+                return 0;
+        rl.rlim_cur = FD_SETSIZE;
+        return RET_NERRNO(setrlimit(RLIMIT_NOFILE, &rl));
 }

@@ -14,6 +14,9 @@ int close_all_fds_except(const int *keep, size_t n_keep);
 int fd_move_to(int fd, int target);
 int fd_set_cloexec(int fd, bool cloexec);
 int fd_set_nonblock(int fd, bool nonblock);
+/* Lowers the soft RLIMIT_NOFILE to 1024 (leaving the hard limit) before we exec something else:
+ * berthd raises it for its pidfds, but programs that use select() break with fds >= 1024. */
+int rlimit_nofile_safe(void);
 
 static inline void closedirp(DIR **d) {
         if (*d)

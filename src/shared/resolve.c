@@ -271,3 +271,19 @@ int write_string_fileat(int dir_fd, const char *path, const char *content) {
 int write_string_file(const char *path, const char *content) {
         return write_string_fileat(AT_FDCWD, path, content);
 }
+
+int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *s = '/';
+        }
+        return mkdir(p, mode) < 0 && errno != EEXIST ? negative_errno() : 0;
+}

@@ -13,6 +13,8 @@ int open_in_root(int root_fd, const char *path, int flags, mode_t mode);
 
 /* Makes every missing directory of PATH below ROOT_FD; returns an O_PATH fd of the last one. */
 int mkdir_p_in_root(int root_fd, const char *path, mode_t mode);
+/* The same for a host path of our own (state directories): every missing component, MODE. */
+int mkdir_p(const char *path, mode_t mode);
 
 /* Opens (creating when missing) the mount point PATH below ROOT_FD: a directory, or with
  * IS_FILE an empty regular file, as a bind mount of a file needs one. Returns an O_PATH fd. */

@@ -81,6 +81,86 @@ fail:
         return r;
 }
 
+static int cgroup_write_procs(const char *cgroup, const char *pid) {
+        _cleanup_free_ char *p = NULL;
+
+        if (asprintf(&p, "%s/cgroup.procs", cgroup) < 0)
+                return -ENOMEM;
+        return write_string_file(p, pid);
+}
+
+/* Writes "+c" (ENABLE) or "-c" for each controller listed in UNIT's FROM file ("controllers",
+ * "subtree_control") to its subtree_control. Best effort. */
+static void unit_set_controllers(const char *unit, const char *from, bool enable) {
+        _cleanup_free_ char *src = NULL, *p = NULL, *list = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char *save = NULL;
+        int r;
+
+        if (asprintf(&src, "%s/cgroup.%s", unit, from) < 0 ||
+            asprintf(&p, "%s/cgroup.subtree_control", unit) < 0)
+                return;
+        fd = open(src, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || read_fd_full(fd, 4096, &list, NULL) < 0)
+                return;
+        for (char *c = strtok_r(list, " \n", &save); c; c = strtok_r(NULL, " \n", &save)) {
+                char buf[64];
+
+                snprintf(buf, sizeof(buf), "%c%s", enable ? '+' : '-', c);
+                r = write_string_file(p, buf);
+                if (r < 0)
+                        log_debug_errno(r, "Cannot %s the %s controller below %s: %m",
+                                        enable ? "enable" : "disable", c, unit);
+        }
+}
+
+/* Hands every controller UNIT has down to its children, so that the payload (and an init
+ * inside that manages cgroups itself) gets them. Best effort: a host that gives us none (hybrid
+ * hosts keep them in v1) or a unit that is not delegated loses only resource control. */
+static void unit_enable_controllers(const char *unit) {
+        unit_set_controllers(unit, "controllers", true);
+}
+
+/* --keep-unit: the unit delegated its cgroup to us. A cgroup that hands controllers to its
+ * children may hold no processes itself, so we move into UNIT/supervisor (as nspawn does), and
+ * the payload beside it gets the unit's controllers. Writing "0" moves us by our own PID
+ * whatever PID namespace we see the world from. */
+static int unit_move_supervisor(const char *unit) {
+        _cleanup_free_ char *sup = NULL;
+        int r;
+
+        if (asprintf(&sup, "%s/supervisor", unit) < 0)
+                return log_oom();
+        if (mkdir(sup, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "Failed to create %s: %m", sup);
+        r = cgroup_write_procs(sup, "0");
+        if (r < 0)
+                return log_error_errno(r, "Failed to move into %s: %m", sup);
+        unit_enable_controllers(unit);
+        return 0;
+}
+
+/* Undoes unit_move_supervisor() once the payload is gone, so that the unit's cgroup is left
+ * as we found it (under systemd the unit's end removes it anyway; berthd without systemd and
+ * tests reuse it). Nothing to do when we are not in UNIT/supervisor. */
+static void unit_leave_supervisor(const char *unit) {
+        _cleanup_free_ char *own = NULL, *sup = NULL;
+        const char *root;
+        int r;
+
+        if (cgroup2_mount_point(&root) < 0 || pid_cgroup(0, &own) < 0 ||
+            asprintf(&sup, "%s/supervisor", unit) < 0)
+                return;
+        if (!startswith(sup, root) || !streq(sup + strlen(root), own))
+                return;
+        unit_set_controllers(unit, "subtree_control", false);
+        r = cgroup_write_procs(unit, "0");
+        if (r >= 0 && rmdir(sup) < 0)
+                r = negative_errno();
+        if (r < 0)
+                log_debug_errno(r, "Cannot leave %s: %m", sup);
+}
+
 int machine_cgroup_create(const char *machine, bool keep_unit, MachineCgroup *ret) {
         _cleanup_free_ char *own = NULL, *scope = NULL;
         const char *root;
@@ -96,6 +176,12 @@ int machine_cgroup_create(const char *machine, bool keep_unit, MachineCgroup *re
                         return log_error_errno(r, "Failed to find our own cgroup: %m");
                 if (asprintf(&scope, "%s%s", root, streq(own, "/") ? "" : own) < 0)
                         return log_oom();
+                /* The root cgroup is the whole host's: no supervisor of ours in there. */
+                if (!streq(own, "/")) {
+                        r = unit_move_supervisor(scope);
+                        if (r < 0)
+                                return r;
+                }
         } else {
                 _cleanup_free_ char *slice = NULL;
 
@@ -194,6 +280,8 @@ int machine_cgroup_destroy(MachineCgroup *c) {
                 if (r < 0)
                         log_warning_errno(r, "Failed to remove %s: %m", c->payload_path);
         }
+        if (!c->owns_scope && c->scope_path)
+                unit_leave_supervisor(c->scope_path);
         if (c->owns_scope && c->scope_path) {
                 char *slash;
 

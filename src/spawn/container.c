@@ -61,6 +61,7 @@ typedef struct Container {
         int sync_fd;
         int notify_fd;
         char *veth;
+        int veth_ifindex;
 
         EventLoop *event;
         PtyForward *forward;
@@ -413,14 +414,23 @@ static int attach_device_policy(Container *c) {
 }
 
 static int register_machine(Container *c) {
-        uint8_t id[16];
+        const Settings *s = c->settings;
+        RegistrationInfo info = {
+                .leader = c->pid,
+                .ifindices = &c->veth_ifindex,
+                .n_ifindices = c->veth ? 1 : 0,
+                /* Stopping the scope must power a booted machine off: the plain SIGTERM
+                 * systemd would send means reboot to busybox init. */
+                .kill_signal = s->kill_signal ? s->kill_signal :
+                               s->boot ? init_kind_poweroff_signal(c->init_kind) : 0,
+        };
         int r;
 
         for (int i = 0; i < 16; i++)
-                sscanf(c->machine_id + 2 * i, "%2hhx", &id[i]);
+                sscanf(c->machine_id + 2 * i, "%2hhx", &info.id[i]);
         /* After a reboot in place berthd may still be letting go of our previous run. */
         for (unsigned attempt = 0;; attempt++) {
-                r = registration_register(c->registration, c->settings, id, c->pid);
+                r = registration_register(c->registration, s, &info);
                 if (r != -EEXIST || !c->restarted || attempt >= 50)
                         return r;
                 (void) usleep(100 * 1000);
@@ -501,6 +511,15 @@ static int start(Container *c, const char *dir) {
                 return r;
         pair[1] = safe_close(pair[1]);
 
+        /* berthd registers the host end with the machine (NetworkInterfaces), so it exists
+         * before registering; all it needs is the container's network namespace. */
+        if (s->network_veth) {
+                r = network_veth_create(s->machine, c->pid, &c->veth);
+                if (r < 0)
+                        return r;
+                c->veth_ifindex = r;
+        }
+
         if (c->defer_cgroup)
                 r = register_and_move(c);
         else {
@@ -538,12 +557,6 @@ static int start(Container *c, const char *dir) {
                 r = sync_recv(c->sync_fd, SYNC_SETUP_DONE, &c->notify_fd);
         if (r < 0)
                 return r == -EPIPE ? -EIO : r;
-
-        if (s->network_veth) {
-                r = network_veth_create(s->machine, c->pid, &c->veth);
-                if (r < 0)
-                        return r;
-        }
         return sync_send(c->sync_fd, SYNC_GO, 0, -1);
 }
 

@@ -206,22 +206,28 @@ static int append_property(const BusApi *a, sd_bus_message *m, const char *assig
                                a->append(m, "(sv)", p.name, "t", p.u);
 }
 
-static int build_call(Registration *reg, const Settings *s, const uint8_t id[16], pid_t leader,
+static int build_call(Registration *reg, const Settings *s, const RegistrationInfo *info,
                       sd_bus_message **ret) {
+        static const char *const methods[2][2] = {
+                { "CreateMachine", "CreateMachineWithNetwork" },
+                { "RegisterMachine", "RegisterMachineWithNetwork" },
+        };
         const BusApi *a = &reg->api;
         sd_bus_message *m = NULL;
         char description[128];
         int r;
 
         r = a->new_method_call(reg->bus, &m, BERTHD_SERVICE, BERTHD_PATH, BERTHD_MANAGER,
-                               s->keep_unit ? "RegisterMachine" : "CreateMachine");
+                               methods[s->keep_unit][info->n_ifindices > 0]);
         if (r < 0)
                 return r;
         r = a->append(m, "s", s->machine);
         if (r >= 0)
-                r = a->append_array(m, 'y', id, 16);
+                r = a->append_array(m, 'y', info->id, 16);
         if (r >= 0)
-                r = a->append(m, "ssus", "berth", "container", (uint32_t) leader, s->directory);
+                r = a->append(m, "ssus", "berth", "container", (uint32_t) info->leader, s->directory);
+        if (r >= 0 && info->n_ifindices > 0)
+                r = a->append_array(m, 'i', info->ifindices, info->n_ifindices * sizeof(int));
         if (r < 0 || s->keep_unit)
                 goto done;
 
@@ -234,6 +240,8 @@ static int build_call(Registration *reg, const Settings *s, const uint8_t id[16]
         }
         if (r >= 0 && s->slice)
                 r = a->append(m, "(sv)", "Slice", "s", s->slice);
+        if (r >= 0 && info->kill_signal > 0)
+                r = a->append(m, "(sv)", "KillSignal", "i", (int32_t) info->kill_signal);
         STRV_FOREACH(p, s->properties)
                 if (r >= 0)
                         r = append_property(a, m, *p);
@@ -248,13 +256,13 @@ done:
         return 0;
 }
 
-int registration_register(Registration *reg, const Settings *s, const uint8_t id[16], pid_t leader) {
+int registration_register(Registration *reg, const Settings *s, const RegistrationInfo *info) {
         const BusApi *a = &reg->api;
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *m = NULL, *reply = NULL;
         int r;
 
-        r = build_call(reg, s, id, leader, &m);
+        r = build_call(reg, s, info, &m);
         if (r < 0)
                 return log_error_errno(r, "Failed to build the registration of %s: %m", s->machine);
         r = a->call(reg->bus, m, 0, &error, &reply);

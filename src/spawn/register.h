@@ -5,6 +5,7 @@
  * start about a millisecond and a megabyte, registered or not (bench/README.md). */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -17,11 +18,21 @@ typedef struct Registration Registration;
  * berthd: the machine then runs unregistered. Negative errno only for real failures. */
 int registration_open(const Settings *s, Registration **ret);
 
-/* Registers LEADER as machine S->machine: CreateMachine (berthd makes machine-NAME.scope and
- * moves LEADER there) or, with --keep-unit, RegisterMachine for the unit we run in. ID is the
- * machine's 128-bit id. Logs and returns negative errno on failure: -EEXIST if a machine of that
- * name is registered already, -EACCES if berthd refused. */
-int registration_register(Registration *r, const Settings *s, const uint8_t id[16], pid_t leader);
+/* What registration_register() tells berthd about the container besides its settings. */
+typedef struct RegistrationInfo {
+        uint8_t id[16];          /* the machine's 128-bit id */
+        pid_t leader;            /* the container's PID 1 */
+        const int *ifindices;    /* host-side interfaces (its veth): *WithNetwork with any */
+        size_t n_ifindices;
+        int kill_signal;         /* the scope's KillSignal (the init's power-off signal), or 0 */
+} RegistrationInfo;
+
+/* Registers INFO->leader as machine S->machine: CreateMachine (berthd makes machine-NAME.scope
+ * and moves the leader there; stopping that scope sends KILL_SIGNAL, so the init powers off
+ * rather than, say, reboots) or, with --keep-unit, RegisterMachine for the unit we run in.
+ * Logs and returns negative errno on failure: -EEXIST if a machine of that name is registered
+ * already, -EACCES if berthd refused. */
+int registration_register(Registration *r, const Settings *s, const RegistrationInfo *info);
 
 Registration *registration_free(Registration *r);
 static inline void registration_freep(Registration **r) {

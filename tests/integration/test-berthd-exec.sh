@@ -121,6 +121,10 @@ ex "$M" "\"argv\": [\"sh\", \"-c\", \"hostname; cat /proc/1/comm; echo \$contain
 check_eq "$(sed -n 1p "$O")" "$M" "the command sees the machine's hostname"
 check_eq "$(sed -n 2p "$O")" "init" "and the machine's PID 1"
 check_eq "$(sed -n 3p "$O")" "berth" "with container=berth"
+# berthd raises its own soft fd limit (a pidfd per machine); what it runs gets select()'s 1024 back.
+ex "$M" "\"argv\": [\"sh\", \"-c\", \"ulimit -Sn\"], \"out\": \"$O\"" >/dev/null
+check_eq "$(awk '/^Max open files/ {print $4}' "/proc/$BERTHD_PID/limits"):$(cat "$O")" "$(ulimit -Hn):1024" \
+	"berthd's soft fd limit is raised, the command's is 1024"
 check "a file it writes appears in the tree, not on the host" eval "test -e $T/marker-$P && test ! -e /marker-$P"
 echo hello-stdin >"$SCRATCH/in"
 check_eq "$(ex "$M" "\"argv\": [\"sh\", \"-c\", \"read x; test \$x = hello-stdin\"], \"in\": \"$SCRATCH/in\"")" "ok 0 0" "stdin is the caller's"

@@ -128,15 +128,16 @@ check_eq "$(addresses "$P-b")" "$(host_view "$LB")" "GetMachineAddresses matches
 check "no loopback address is listed" eval "! addresses $P-a | grep -q -e 127.0.0.1 -e ' ::1$'"
 check_eq "$(error_of call GetMachineAddresses "$P-c")" org.berth.machine1.NoPrivateNetworking \
 	"a container on the host's network has NoPrivateNetworking"
-# ifx PID: "ai N IDX..." of the non-loopback links in PID's network namespace, as busctl prints it.
-ifx() {
-	local l
-	l=$(nsenter -t "$1" -n ip -o link show | awk -F': ' '$0 !~ /LOOPBACK/ {print $1}' | sort -n | xargs)
-	echo "ai $(wc -w <<<"$l") $l"
-}
-check_eq "$(prop "$P-a" NetworkInterfaces)" "$(ifx "$LA")" "NetworkInterfaces (private network, two links of its own)"
-check_eq "$(prop "$P-b" NetworkInterfaces)" "$(ifx "$LB")" "NetworkInterfaces (veth)"
+# NetworkInterfaces is machined's: the host-side interfaces given at registration, never the
+# container's own links.
+check_eq "$(prop "$P-a" NetworkInterfaces)" "ai 0" \
+	"NetworkInterfaces is empty for RegisterMachine, though the container has links of its own"
 check_eq "$(prop "$P-c" NetworkInterfaces)" "ai 0" "NetworkInterfaces is empty on the host's network"
+VB=$(cat "/sys/class/net/ve-$P-b/ifindex")
+call UnregisterMachine "$P-b" >/dev/null
+call RegisterMachineWithNetwork "$P-b" "@ay []" "" container "uint32 $LB" "$TB" "[$VB]" >/dev/null
+check_eq "$(prop "$P-b" NetworkInterfaces)" "ai 1 $VB" \
+	"RegisterMachineWithNetwork: NetworkInterfaces is the host end of the veth"
 
 # ---- hostname, image ----
 check_eq "$(prop "$P-a" Hostname)" 's "inside-a"' "Hostname is what the container set"

@@ -15,7 +15,6 @@ mk_busybox_tree "$T"
 export BERTH_LOG_DIR=$SCRATCH/log
 check "berthd starts" start_berthd
 
-listed() { list | grep -q "^$1 "; }
 leader_of() { prop "$1" Leader | cut -d' ' -f2; }
 booted() { grep -c 'booted as' "$1" 2>/dev/null; }
 boots() { [ "$(booted "$1")" = "$2" ]; } # boots LOG N: LOG shows N boots (for wait_for)
@@ -88,8 +87,10 @@ check "it is listed" listed "$P-s"
 check_eq "$(prop "$P-s" Unit)" "s \"berth-spawn@$P-s.service\"" "its unit is berth-spawn@NAME.service"
 leader=$(leader_of "$P-s")
 sup=$(awk '/^PPid:/ {print $2}' "/proc/$leader/status")
-check_eq "$(sed -n 's/^0:://p' "/proc/$sup/cgroup")" "/machine.slice/berth-spawn@$P-s.service" \
-	"berth-spawn runs in the unit's cgroup"
+check_eq "$(sed -n 's/^0:://p' "/proc/$sup/cgroup")" "/machine.slice/berth-spawn@$P-s.service/supervisor" \
+	"berth-spawn runs in the unit's cgroup (its supervisor part)"
+check_eq "$(sed -n 's/^0:://p' "/proc/$leader/cgroup")" "/machine.slice/berth-spawn@$P-s.service/payload" \
+	"the container in its payload part"
 check "the machine runs in a user namespace (-U)" test "$(awk '/^Uid:/ {print $2}' "/proc/$leader/status")" -ne 0
 check "its console output goes to the log" wait_for 10 boots "$BERTH_LOG_DIR/$P-s.log" 1
 check_eq "$(call StartMachine "$P-s")" "()" "StartMachine of a running machine does nothing"

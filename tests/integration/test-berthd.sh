@@ -159,6 +159,44 @@ check_eq "$(gdbus call --address "$BUS" --dest org.berth.machine1 --object-path 
 # A watch that keeps firing (cgroup.events not re-armed) would show up as a busy berthd.
 ticks=$(awk '{print $14 + $15}' "/proc/$BERTHD_PID/stat")
 check "berthd is idle, not spinning (${ticks} CPU ticks)" test "$ticks" -lt 100
+# berthd holds a pidfd per machine: started with a service's default soft limit of 1024 fds it
+# must raise its own, or registration (and every path that opens a file) stops near 1,000.
+N=1100
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt $((N + 200)) ]; then
+	skip "more machines than a soft fd limit of 1024" "hard fd limit $(ulimit -Hn) is below $((N + 200))"
+else
+	kill -9 "$BERTHD_PID"; wait "$BERTHD_PID" 2>/dev/null
+	nofile=$(ulimit -Sn)
+	ulimit -Sn 1024
+	start_berthd
+	ulimit -Sn "$nofile"
+	many=()
+	for _ in $(seq $N); do sleep 1000 & many+=($!); done
+	PIDS+=("${many[@]}")
+	out=$(printf '%s\n' "${many[@]}" | python3 -c '
+import sys
+sys.path.insert(0, sys.argv[1] + "/lib")
+import rawbus
+c, ok = rawbus.Conn(sys.argv[2]), 0
+for i, pid in enumerate(sys.stdin.read().split()):
+    r = c.call(rawbus.DEST, rawbus.MGR, rawbus.IFACE, "RegisterMachine", sig="sayssus",
+               values=("%s-many-%d" % (sys.argv[3], i), b"", "", "container", int(pid), ""))
+    if r != "reply":
+        print("call", i, r)
+        break
+    ok += 1
+print("registered", ok)' "$TESTS_SRC" "$SCRATCH/bus" "$P" 2>&1)
+	check_eq "$(tail -n 1 <<<"$out")" "registered $N" "RegisterMachine of $N machines, started with a soft fd limit of 1024"
+	check_eq "$(call ListMachines | grep -o "'$P-many-[0-9]*'" | wc -l)" "$N" "ListMachines lists all $N"
+	sleep 1000 & L7=$!; PIDS+=($L7)
+	check "CreateMachine still makes a scope and a state file" \
+		eval "call CreateMachine '$P-last' '@ay []' '' container 'uint32 $L7' '' '@a(sv) []' | grep -q objectpath &&
+		      in_scope $L7 $P-last && test -e '$RT/machines/$P-last'"
+	kill -9 "${many[@]}" "$L7"
+	check "all of them leave when their leaders die" \
+		wait_for 10 eval "! call ListMachines | grep -q \"'$P-\" && ! ls '$RT/machines' | grep -q '^$P-' &&
+		                  test ! -d '$CGROOT/machine.slice/machine-$P-last.scope'"
+fi
 kill -TERM "$BERTHD_PID"; wait "$BERTHD_PID"; rc=$?
 check_eq "$rc" 0 "berthd exits cleanly on SIGTERM"
 BERTHD_PID=

@@ -13,27 +13,6 @@ T=$SCRATCH/tree
 mk_busybox_tree "$T"
 check "berthd starts" start_berthd
 
-# bg_spawn NAME ARGS...: berth-spawn in the background on our bus; its pid in $SPAWN, its output
-# in $SCRATCH/NAME.out.
-bg_spawn() {
-	local name=$1; shift
-	DBUS_SYSTEM_BUS_ADDRESS=$BUS spawn "$@" >"$SCRATCH/$name.out" 2>&1 &
-	SPAWN=$!
-	PIDS+=($SPAWN)
-}
-# spawn_pid PID: the berth-spawn process below PID (spawn runs it under timeout).
-spawn_pid() {
-	local p
-	for p in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = berth-spawn ] && { echo "$p"; return 0; }
-		spawn_pid "$p" && return 0
-	done
-	return 1
-}
-# container_pid PID: the container's PID 1 as the host sees it, the child of berth-spawn.
-container_pid() { cat /proc/"$(spawn_pid "$1")"/task/*/children 2>/dev/null | awk '{print $1}'; }
-listed() { list | grep -q "^$1 "; }
-
 # ---- CreateMachine (the default) ----
 bg_spawn a -D "$T" -M "$P-a" --console=pipe -- /bin/sh -c 'cat /proc/self/cgroup; echo "id=$(cat /etc/machine-id)"; echo started; exec sleep 300'
 check "a registered container appears in ListMachines" wait_for 10 listed "$P-a"
@@ -108,6 +87,16 @@ kill -9 "$(spawn_pid "$SPAWN")"
 check "SIGKILL of berth-spawn -U: the container dies with it" wait_for 10 dead "$leader"
 check "and leaves the registry" wait_for 10 gone "$P-du"
 check "and its scope goes" wait_for 10 test ! -d "$CGROOT/machine.slice/machine-$P-du.scope"
+
+# ---- a booted machine: TerminateMachine powers it off (the scope's KillSignal) ----
+bg_spawn boot -D "$T" -M "$P-boot" -b --console=pipe
+check "a booted machine registers" wait_for 15 listed "$P-boot"
+wait_for 10 grep -q 'booted as' "$SCRATCH/boot.out"
+call TerminateMachine "$P-boot" >/dev/null
+check "TerminateMachine: berth-spawn exits" wait_for 20 dead "$SPAWN"
+check "after busybox init's clean shutdown, not a reboot" \
+	eval "grep -q 'shutting down' '$SCRATCH/boot.out' && [ \$(grep -c 'booted as' '$SCRATCH/boot.out') = 1 ]"
+check "and the machine is gone" wait_for 5 gone "$P-boot"
 
 # ---- bad arguments and no berthd ----
 out=$(DBUS_SYSTEM_BUS_ADDRESS=$BUS spawn -D "$T" -M "$P-e" --property=Bogus=1 --console=pipe -- /bin/true 2>&1)

@@ -12,6 +12,11 @@
 #   in_scope PID NAME       PID lives in machine.slice/machine-NAME.scope
 #   gone NAME / dead PID    NAME is not listed / PID does not exist
 #   wait_for SECONDS CMD... polls CMD every 0.1 s
+#   listed NAME             NAME is in ListMachines
+#   bg_spawn NAME ARGS...   berth-spawn ARGS in the background on $BUS (under libtest's spawn
+#                           timeout): its pid in $SPAWN, its output in $SCRATCH/NAME.out
+#   spawn_pid PID           the berth-spawn process below PID (e.g. $SPAWN)
+#   container_pid PID       the container's PID 1 (host view): berth-spawn's child
 #   berthd_teardown         stops berthd and $PIDS, removes the cgroups of berthd_setup (call it
 #                           before leak_check)
 #
@@ -45,6 +50,23 @@ list() {
 in_scope() { grep -qx "0::/machine.slice/machine-$2.scope" "/proc/$1/cgroup"; }
 gone() { ! list | grep -q "^$1 "; }
 dead() { ! kill -0 "$1" 2>/dev/null; }
+listed() { list | grep -q "^$1 "; }
+
+bg_spawn() {
+	local name=$1; shift
+	DBUS_SYSTEM_BUS_ADDRESS=$BUS spawn "$@" >"$SCRATCH/$name.out" 2>&1 &
+	SPAWN=$!
+	PIDS+=($SPAWN)
+}
+spawn_pid() {
+	local p
+	for p in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = berth-spawn ] && { echo "$p"; return 0; }
+		spawn_pid "$p" && return 0
+	done
+	return 1
+}
+container_pid() { cat /proc/"$(spawn_pid "$1")"/task/*/children 2>/dev/null | awk '{print $1}'; }
 kill_pids() { local p; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; return 0; }
 
 start_berthd() {

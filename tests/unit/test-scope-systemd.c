@@ -404,6 +404,41 @@ static void test_unit_removed(void) {
         teardown(&f);
 }
 
+static void emit_properties(Fixture *f, const char *path, const char *iface, const char *state) {
+        g_autofree char *text = g_strdup_printf("('%s', {'ActiveState': <'%s'>}, @as [])", iface, state);
+
+        g_assert_true(g_dbus_connection_emit_signal(f->server, NULL, path, "org.freedesktop.DBus.Properties",
+                                                    "PropertiesChanged", g_variant_new_parsed(text), NULL));
+}
+
+/* One match covers the PropertiesChanged of every unit (a match per machine runs into the bus's
+ * limit of match rules per connection): berthd tells the units apart by object path. */
+static void test_properties_dispatch(void) {
+        g_autofree char *path = NULL, *other = NULL;
+        Fixture f;
+
+        if (!setup(&f))
+                return;
+        create_done(&f);
+        g_assert_cmpint(systemd_unit_path(UNIT, &path), >=, 0);
+        g_assert_cmpint(systemd_unit_path("machine-t2.scope", &other), >=, 0);
+        emit_properties(&f, other, "org.freedesktop.systemd1.Unit", "inactive");
+        emit_properties(&f, "/org/freedesktop/systemd1/unit", "org.freedesktop.systemd1.Unit", "inactive");
+        emit_properties(&f, path, "org.freedesktop.systemd1.Scope", "inactive");
+        emit_properties(&f, path, "org.freedesktop.systemd1.Unit", "deactivating");
+        pump_for(&f, 300 * 1000);
+        g_assert_nonnull(manager_find_machine(f.m, NAME));
+        g_assert_cmpuint(f.n_removed, ==, 0);
+
+        /* Signals of one sender arrive in order: the ones above were seen before this one. */
+        emit_properties(&f, path, "org.freedesktop.systemd1.Unit", "failed");
+        wait_until(&f, !manager_find_machine(f.m, NAME));
+        g_assert_false(state_file_exists(&f));
+        wait_until(&f, f.n_removed == 1);
+        expect_unit_call(&f, "UnrefUnit", "('" UNIT "',)");
+        teardown(&f);
+}
+
 static void assert_nothing_registered(Fixture *f) {
         g_assert_null(manager_find_machine(f->m, NAME));
         g_assert_false(state_file_exists(f));
@@ -527,6 +562,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/scope-systemd/backend-table", test_backend_table);
         g_test_add_func("/scope-systemd/job-done", test_job_done);
         g_test_add_func("/scope-systemd/unit-removed", test_unit_removed);
+        g_test_add_func("/scope-systemd/properties-dispatch", test_properties_dispatch);
         g_test_add_func("/scope-systemd/job-failed", test_job_failed);
         g_test_add_func("/scope-systemd/start-error", test_start_error);
         g_test_add_func("/scope-systemd/start-unit-exists", test_start_unit_exists);
