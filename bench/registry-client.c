@@ -8,12 +8,15 @@
  *                                            transient unit bench-leader-I.scope, write their
  *                                            PIDs to PIDFILE and exit (they stay, orphaned)
  *   registry-client spawn N PIDFILE          fork N paused processes (no unit), write PIDs
- *   registry-client register|create PREFIX PIDFILE [berthd|machined|both]
+ *   registry-client register|register-fresh|create PREFIX PIDFILE [berthd|machined|both]
  *                                            RegisterMachine/CreateMachine PREFIX-I with the
  *                                            I-th PID, on each daemon in turn (berthd's names
  *                                            get "b", machined's "m" in front); create takes
  *                                            PIDs 2I (berthd) and 2I+1 (machined), since it
- *                                            moves the leader into the daemon's new scope
+ *                                            moves the leader into the daemon's new scope;
+ *                                            register-fresh makes each call on a connection of
+ *                                            its own, as berth-spawn does (connecting is not
+ *                                            timed: a daemon cannot have seen the sender before)
  *   registry-client query PREFIX N RUNS      ListMachines and GetMachine RUNS times each
  *   registry-client unregister PREFIX N      UnregisterMachine PREFIX-0 .. PREFIX-(N-1)
  *   registry-client run LABEL RUNS CMD...    fork+exec+wait CMD RUNS times (stdout to null)
@@ -252,8 +255,19 @@ static int which_daemons(const char *s) {
         return 0;
 }
 
-static int cmd_register(bool create, const char *prefix, const char *file, int mask) {
-        const char *method = create ? "CreateMachine" : "RegisterMachine";
+/* A connection that has said Hello already, so that only the call itself is timed. */
+static sd_bus *bus_open_ready(void) {
+        sd_bus *bus = bus_open();
+        const char *unique;
+        int r = sd_bus_get_unique_name(bus, &unique);
+
+        if (r < 0)
+                die("sd_bus_get_unique_name", r);
+        return bus;
+}
+
+static int cmd_register(bool create, bool fresh, const char *prefix, const char *file, int mask) {
+        const char *method = create ? "CreateMachine" : fresh ? "RegisterMachine-fresh" : "RegisterMachine";
         sd_bus *bus = bus_open();
         Samples s[2] = {};
         bool failed[2] = { !(mask & 1), !(mask & 2) };
@@ -277,6 +291,10 @@ static int cmd_register(bool create, const char *prefix, const char *file, int m
                         if (failed[j])
                                 continue;
                         snprintf(name, sizeof name, "%s%s-%zu", d->prefix, prefix, i);
+                        if (fresh) {
+                                sd_bus_flush_close_unref(bus);
+                                bus = bus_open_ready();
+                        }
                         t0 = now_ns();
                         r = call_register(bus, d, create, name, create ? v[2 * i + j] : v[i], &error);
                         if (r < 0) {
@@ -432,8 +450,10 @@ int main(int argc, char *argv[]) {
                 return cmd_leaders(strtoul(argv[2], NULL, 10), argv[3]);
         if (streq_ptr(c, "spawn") && argc == 4)
                 return cmd_spawn(strtoul(argv[2], NULL, 10), argv[3]);
-        if ((streq_ptr(c, "register") || streq_ptr(c, "create")) && (argc == 4 || argc == 5))
-                return cmd_register(c[0] == 'c', argv[2], argv[3], which_daemons(argv[4]));
+        if ((streq_ptr(c, "register") || streq_ptr(c, "register-fresh") || streq_ptr(c, "create")) &&
+            (argc == 4 || argc == 5))
+                return cmd_register(c[0] == 'c', streq_ptr(c, "register-fresh"), argv[2], argv[3],
+                                    which_daemons(argv[4]));
         if (streq_ptr(c, "query") && argc == 5)
                 return cmd_query(argv[2], strtoul(argv[3], NULL, 10), strtoul(argv[4], NULL, 10));
         if (streq_ptr(c, "unregister") && argc == 4)

@@ -21,6 +21,9 @@ MACHINECTL_RUNS=${BENCH_REG_MACHINECTL_RUNS:-3}
 # machines (systemd, PID 1, adds one per scope; reference/baselines.md). BENCH_REG_MATCH_LIMIT=
 # (empty) keeps the stock limit.
 MATCH_LIMIT=${BENCH_REG_MATCH_LIMIT-65536}
+# BENCH_REG_STRACE=1: count berthd's syscalls (strace -c) during the RegisterMachine round; that
+# round's times are then strace's, not berthd's.
+STRACE=${BENCH_REG_STRACE:-}
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -112,7 +115,14 @@ t0=$(date +%s%N)
 th "$client" leaders "$N" "$SH/leaders.pids"
 log "  took $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 log "RegisterMachine x $N on each daemon, interleaved..."
+if [ -n "$STRACE" ]; then
+	th sh -c 'strace -c -f -p "$1" -o "$2" & echo $! >"$3"' sh "$BPID" "$SH/strace.txt" "$SH/strace.pid"
+	sleep 1
+fi
 th "$client" register reg "$SH/leaders.pids" | tee -a "$R" >&2
+if [ -n "$STRACE" ]; then
+	th sh -c 'kill -INT "$(cat "$1")"; while kill -0 "$(cat "$1")" 2>/dev/null; do sleep 0.1; done' sh "$SH/strace.pid"
+fi
 mem registered >>"$R"
 log "ListMachines and GetMachine x $RUNS on each, with $N registered..."
 th "$client" query reg "$N" "$RUNS" | sed 's/^/reg-/' | tee -a "$R" >&2
@@ -125,6 +135,10 @@ done
 th "$client" run "machined-machinectl-list" "$MACHINECTL_RUNS" machinectl list --no-pager >>"$R"
 log "UnregisterMachine x $N on each..."
 th "$client" unregister reg "$N" | tee -a "$R" >&2
+# berth-spawn registers once per connection: the daemon cannot know the caller already.
+log "RegisterMachine x $N on each daemon again, a new connection per call..."
+th "$client" register-fresh fresh "$SH/leaders.pids" | tee -a "$R" >&2
+th "$client" unregister fresh "$N" >/dev/null
 th sh -c 'xargs kill -KILL <"$1"' sh "$SH/leaders.pids"
 rm -f "$SH/leaders.pids"
 
@@ -168,6 +182,7 @@ echo "## Registration round trip, ms ($N machines per daemon, calls interleaved)
 echo "| method | calls ok (berthd / machined) | berthd median | berthd p95 | machined median | machined p95 | berthd ÷ machined |"
 echo "|---|---|---|---|---|---|---|"
 row x RegisterMachine RegisterMachine
+row x RegisterMachine-fresh "RegisterMachine, a new connection per call"
 row x CreateMachine CreateMachine
 row x UnregisterMachine "UnregisterMachine (registered ones)"
 grep -- '-failed ' "$R" | sed 's/^/- FAILED: /' || true
@@ -204,7 +219,7 @@ verdict() { # NAME VALUE LIMIT UNIT
 		echo "- $1: $2 $4 (target ≤ $3 $4): **MISSED** by $(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.0f%%", (a / b - 1) * 100 }')"
 	fi
 }
-for meth in RegisterMachine CreateMachine; do
+for meth in RegisterMachine RegisterMachine-fresh CreateMachine; do
 	if grep -q "^berthd $meth-failed " "$R"; then
 		echo "- $meth: berthd refused call $(get berthd "$meth-failed" 3) of $N: **MISSED**"
 	else
@@ -215,6 +230,13 @@ done
 verdict "ListMachines, $N registered, berthd (median)" "$(get reg-berthd ListMachines 4)" 5 ms
 verdict "ListMachines, $N created, berthd (median)" "$(get new-berthd ListMachines 4)" 5 ms
 verdict "berthd RSS with $N machines (max of the two)" "$(awk '$2 == "berthd" && ($1 == "registered" || $1 == "created") { if ($3 > m) m = $3 } END { printf "%.2f", m / 1024 }' "$R")" 8 MiB
+if [ -n "$STRACE" ] && [ -s "$SH/strace.txt" ]; then
+	echo
+	echo "berthd's system calls during the RegisterMachine round (strace -c; its times are strace's):"
+	echo '```'
+	head -n 25 "$SH/strace.txt"
+	echo '```'
+fi
 if [ -n "$berthd_errors" ]; then
 	echo
 	echo "berthd's last warnings:"
