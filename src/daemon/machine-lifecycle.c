@@ -319,15 +319,27 @@ static int spawn_child(StartJob *j) {
         pid_t pid;
         int r;
 
-        if (mkdir(j->cgroup_path, 0755) < 0 && errno != EEXIST)
-                return negative_errno();
+        /* machine.slice may not exist yet, or be removed by a berth-spawn leaving it empty
+         * right between our two mkdirs: retry as scope_create() does. */
+        for (unsigned attempt = 0;; attempt++) {
+                r = mkdir_p(j->cgroup_path, 0755);
+                if (r >= 0 || r != -ENOENT || attempt >= 3)
+                        break;
+        }
+        if (r < 0)
+                return log_warning_errno(r, "Failed to create %s: %m", j->cgroup_path);
         log_fd = open_log(j->log_path);
-        if (log_fd < 0)
+        if (log_fd < 0) {
+                (void) rmdir(j->cgroup_path);
                 return log_warning_errno(log_fd, "Failed to open %s: %m", j->log_path);
+        }
 
         pid = fork();
-        if (pid < 0)
-                return negative_errno();
+        if (pid < 0) {
+                r = negative_errno();
+                (void) rmdir(j->cgroup_path);
+                return r;
+        }
         if (pid == 0)
                 exec_berth_spawn(j, log_fd);
 
@@ -336,12 +348,14 @@ static int spawn_child(StartJob *j) {
                 r = negative_errno();
                 (void) kill(pid, SIGKILL);
                 (void) waitpid(pid, NULL, 0);
+                (void) cgroup_rmdir_tree(j->cgroup_path);
                 return r;
         }
         r = sd_event_add_io(j->manager->event, &j->child_source, pidfd, EPOLLIN, on_child_exit, j);
         if (r < 0) {
                 (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
                 (void) waitpid(pid, NULL, 0);
+                (void) cgroup_rmdir_tree(j->cgroup_path);
                 return r;
         }
         (void) sd_event_source_set_io_fd_own(j->child_source, true);
@@ -462,7 +476,7 @@ static int method_start_machine(sd_bus_message *message, void *userdata, sd_bus_
                 r = start_job_begin(j);
                 if (r < 0) {
                         job_free(j);
-                        return sd_bus_error_set_errnof(error, r, "Failed to start machine %s: %m", name);
+                        return sd_bus_error_set_errnof(error, r, "Cannot run berth-spawn for %s: %m", name);
                 }
         }
         w = reallocarray(j->waiters, j->n_waiters + 1, sizeof(*w));

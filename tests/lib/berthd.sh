@@ -122,7 +122,7 @@ berthd_setup() {
 CONF
 
 	on_cleanup 'kill -9 ${BERTHD_PID:-} 2>/dev/null; kill_pids'
-	on_cleanup 'for d in "$CGROOT"/machine.slice/machine-$P-*.scope "$CGROOT/berthd-test-$$.scope" "$CGROOT/berthd-test-$$-d"; do [ -d "$d" ] && rmdir "$d"; done; [ $SLICE_EXISTED = 1 ] || rmdir "$CGROOT/machine.slice" 2>/dev/null; true'
+	on_cleanup 'for d in "$CGROOT"/machine.slice/machine-$P-*.scope "$CGROOT"/machine.slice/berth-spawn@$P-*.service "$CGROOT/berthd-test-$$.scope" "$CGROOT/berthd-test-$$-d"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; [ $SLICE_EXISTED = 1 ] || rmdir "$CGROOT/machine.slice" 2>/dev/null; true'
 
 	dbus-daemon --config-file="$SCRATCH/bus.conf" --nofork --nopidfile 2>"$SCRATCH/dbus.log" &
 	PIDS+=($!)
@@ -137,7 +137,7 @@ berthd_teardown() {
 	BERTHD_PID=
 	kill_pids; PIDS=()
 	local d
-	for d in "$CGROOT"/machine.slice/machine-$P-*.scope "$CGROOT/berthd-test-$$.scope"; do
+	for d in "$CGROOT"/machine.slice/machine-$P-*.scope "$CGROOT"/machine.slice/berth-spawn@$P-*.service "$CGROOT/berthd-test-$$.scope"; do
 		[ -d "$d" ] && wait_for 3 rmdir "$d" 2>/dev/null
 	done
 	wait_for 3 rmdir "$DCG" 2>/dev/null
