@@ -54,6 +54,7 @@ enum {
         STAGE_SETUP,
         STAGE_CWD,
         STAGE_USER,
+        STAGE_SECCOMP,
         STAGE_EXEC,
 };
 
@@ -62,6 +63,7 @@ static const char *const stage_what[] = {
         [STAGE_SETUP] = "set up the terminal or file descriptors",
         [STAGE_CWD] = "change to the working directory",
         [STAGE_USER] = "become the user",
+        [STAGE_SECCOMP] = "apply the machine's seccomp filter",
         [STAGE_EXEC] = "execute the program",
 };
 
@@ -133,6 +135,9 @@ static _noreturn_ void payload_exec(MachineJoin *j, const JoinRequest *req, cons
         r = join_user_apply(j, u);
         if (r < 0)
                 payload_fail(errfd, STAGE_USER, r);
+        r = join_seccomp_apply(j, u);
+        if (r < 0)
+                payload_fail(errfd, STAGE_SECCOMP, r);
         /* Exec's command dies with its worker (caller gone, berthd gone). Set after the
          * credential change, which clears it; our parent, outside our PID namespace, shows 0. */
         if (req->kind == JOIN_EXEC &&
@@ -282,6 +287,14 @@ static _noreturn_ void join_worker(const JoinRequest *req_in, int result_fd) {
         if (r < 0)
                 worker_fail(result_fd, r, r == -ESRCH ? BUS_ERROR_NO_SUCH_MACHINE : NULL,
                             "find the leader", &req);
+        /* What runs inside is filtered like the machine's own processes; when the filter cannot
+         * be copied nothing runs (a pty alone runs nothing). */
+        if (req.kind != JOIN_PTY) {
+                r = machine_join_read_seccomp(&j);
+                if (r < 0)
+                        worker_fail(result_fd, r, r == -ESRCH ? BUS_ERROR_NO_SUCH_MACHINE : NULL,
+                                    "copy the leader's seccomp filter (refusing to run unfiltered)", &req);
+        }
         r = join_user_lookup(j.root_fd, req.kind == JOIN_EXEC || req.kind == JOIN_SHELL ? req.user : "", &u);
         if (r == -ESRCH)
                 worker_fail(result_fd, r, BUS_ERROR_NO_SUCH_USER, "find the user", &req);

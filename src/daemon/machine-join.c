@@ -89,6 +89,7 @@ void machine_join_done(MachineJoin *j) {
         j->pidfd = safe_close(j->pidfd);
         j->root_fd = safe_close(j->root_fd);
         j->cgroup_procs_fd = safe_close(j->cgroup_procs_fd);
+        seccomp_chain_done(&j->seccomp);
 }
 
 int machine_join_prepare(pid_t leader, int leader_pidfd, const char *cgroup_root, MachineJoin *ret) {
@@ -141,6 +142,25 @@ int machine_join_prepare(pid_t leader, int leader_pidfd, const char *cgroup_root
 
         *ret = j;
         j = (MachineJoin) MACHINE_JOIN_NULL;
+        return 0;
+}
+
+int machine_join_read_seccomp(MachineJoin *j) {
+        int r;
+
+        if (j->leader == 0) {
+                j->seccomp_read = true;
+                return 0;
+        }
+        seccomp_chain_done(&j->seccomp);
+        r = seccomp_chain_read(j->leader, &j->seccomp);
+        if (r < 0)
+                return r;
+        /* As in machine_join_prepare(): the filters were read by PID, so make sure that was
+         * still the leader. */
+        if (pidfd_send_signal(j->pidfd, 0, NULL, 0) < 0)
+                return negative_errno();
+        j->seccomp_read = true;
         return 0;
 }
 
@@ -318,17 +338,32 @@ int join_user_lookup(int root_fd, const char *name, JoinUser *ret) {
         return 0;
 }
 
-static int capset_all(uint64_t caps) {
+static int capset_all(uint64_t caps, uint64_t inheritable) {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct d[2] = {};
 
         for (int i = 0; i < 2; i++) {
-                d[i].effective = d[i].permitted = d[i].inheritable = (uint32_t) (caps >> (32 * i));
+                d[i].effective = d[i].permitted = (uint32_t) (caps >> (32 * i));
+                d[i].inheritable = (uint32_t) (inheritable >> (32 * i));
         }
         return RET_NERRNO(syscall(SYS_capset, &h, d));
 }
 
+static uint64_t join_user_caps(const MachineJoin *j, const JoinUser *u) {
+        return u->uid == 0 ? j->cap_bounding : 0;
+}
+
+/* Installing a filter needs no_new_privs or CAP_SYS_ADMIN. Setting no_new_privs where the
+ * leader lacks it would break su and sudo inside; so, like berth-spawn, which installs the
+ * filter before it drops capabilities, CAP_SYS_ADMIN is kept until the filters are in. */
+static bool join_keeps_admin(const MachineJoin *j, const JoinUser *u) {
+        return j->seccomp.n > 0 && !j->no_new_privs &&
+               !(join_user_caps(j, u) & (UINT64_C(1) << CAP_SYS_ADMIN));
+}
+
 int join_user_apply(const MachineJoin *j, const JoinUser *u) {
+        uint64_t caps = join_user_caps(j, u);
+        bool keep_admin = join_keeps_admin(j, u);
         int r;
 
         /* Nothing may run with more than the machine's init could: the bounding set bounds what
@@ -343,16 +378,33 @@ int join_user_apply(const MachineJoin *j, const JoinUser *u) {
                 return negative_errno();
         if (setresgid(u->gid, u->gid, u->gid) < 0)
                 return negative_errno();
+        /* Cleared again by execve(). */
+        if (keep_admin && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                return negative_errno();
         if (setresuid(u->uid, u->uid, u->uid) < 0)
                 return negative_errno();
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
                 return negative_errno();
         /* For root what is left is the bounding set; for others setresuid() cleared it all. */
-        r = capset_all(u->uid == 0 ? j->cap_bounding : 0);
+        r = capset_all(caps | (keep_admin ? UINT64_C(1) << CAP_SYS_ADMIN : 0), caps);
         if (r < 0)
                 return r;
         if (j->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return negative_errno();
+        return 0;
+}
+
+int join_seccomp_apply(const MachineJoin *j, const JoinUser *u) {
+        uint64_t caps = join_user_caps(j, u);
+        int r;
+
+        if (!j->seccomp_read)
+                return -EPERM;
+        r = seccomp_chain_install(&j->seccomp);
+        if (r < 0)
+                return r;
+        if (join_keeps_admin(j, u))
+                return capset_all(caps, caps);
         return 0;
 }
 

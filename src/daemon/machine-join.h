@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "machine-seccomp.h"
 #include "macro.h"
 
 /* Limits of what a caller may hand us (B16: refused with InvalidArgs before polkit). */
@@ -27,6 +28,8 @@ typedef struct MachineJoin {
         int namespaces;        /* CLONE_NEW* of the leader's namespaces that differ from ours */
         uint64_t cap_bounding; /* the leader's capability bounding set */
         bool no_new_privs;     /* the leader runs with no_new_privs */
+        SeccompChain seccomp;  /* the leader's syscall filters, oldest first */
+        bool seccomp_read;     /* machine_join_read_seccomp() succeeded */
 } MachineJoin;
 
 #define MACHINE_JOIN_NULL { .pidfd = -EBADF, .root_fd = -EBADF, .cgroup_procs_fd = -EBADF }
@@ -36,6 +39,12 @@ typedef struct MachineJoin {
  * still the process behind the pidfd. */
 int machine_join_prepare(pid_t leader, int leader_pidfd, const char *cgroup_root, MachineJoin *ret);
 void machine_join_done(MachineJoin *j);
+
+/* Reads the leader's seccomp filters (call it before machine_join_enter(), while we still see
+ * the host's /proc): the leader is stopped for the moment of the read. The host (".host") has
+ * none to copy: what a worker runs inherits berthd's own. Without this, join_seccomp_apply()
+ * refuses, so that nothing runs unfiltered by mistake. */
+int machine_join_read_seccomp(MachineJoin *j);
 
 /* Joins the machine's namespaces (setns, only those that differ) and its root directory; the
  * working directory is then "/". PID namespaces apply to children only: fork after this. */
@@ -66,8 +75,13 @@ int group_find_supplementary(const char *group, const char *name, gid_t primary,
                              size_t *ret_n);
 
 /* Becomes U: supplementary groups, gid, uid; capabilities limited to the leader's bounding set
- * (and all of them gone for non-root users, ambient ones too), no_new_privs like the leader. */
+ * (and all of them gone for non-root users, ambient ones too), no_new_privs like the leader.
+ * When filters must still be installed without no_new_privs, CAP_SYS_ADMIN stays until
+ * join_seccomp_apply(), which must follow. */
 int join_user_apply(const MachineJoin *j, const JoinUser *u);
+/* Installs the leader's filters (as late as possible: the process's own setup must not depend on
+ * what the machine allows) and drops what join_user_apply() kept for that. */
+int join_seccomp_apply(const MachineJoin *j, const JoinUser *u);
 
 /* PATH, HOME, USER, LOGNAME, SHELL, TERM (DEFAULT_TERM unless EXTRA sets it), then EXTRA
  * (validated KEY=VALUE entries, later ones win), then container=berth. */

@@ -99,6 +99,20 @@ echo 'extra:x:4323:inside' >>"$T/etc/group"
 mkdir -p "$T/home/inside" "$T/srv/work"
 chown 4321:4322 "$T/home/inside"
 id inside >/dev/null 2>&1 && { echo "1..0 # SKIP the host has a user 'inside'"; exit 0; }
+# What the machine's own processes get, for the seccomp checks: its boot runs the probe, and a
+# script that shells opened by berthd run on themselves ($1: the shell's PID).
+cat >"$T/etc/init.d/rc.test" <<'RC'
+#!/bin/sh
+/usr/bin/probe keyring >/run/own-keyring 2>&1
+grep ^Seccomp /proc/self/status >/run/own-seccomp
+RC
+cat >"$T/usr/bin/sccheck" <<'SC'
+#!/bin/sh
+v=$(probe keyring | grep -E '^(BLOCKED|OPEN|ERROR) keyring')
+s=$(awk '/^Seccomp:/ {m = $2} /^Seccomp_filters:/ {n = $2} END {print m "/" n}' /proc/$1/status)
+echo "R=${v%% *}-$s-END"
+SC
+chmod 755 "$T/etc/init.d/rc.test" "$T/usr/bin/sccheck"
 
 export BERTH_MAX_OPERATIONS=3
 check "berthd starts" start_berthd
@@ -195,6 +209,90 @@ out=$(client login "{\"name\": \"$M\", \"expect\": \"login:\"}")
 check "OpenMachineLogin starts login on the pty" grep -q 'login:' <<<"$out"
 out=$(client shell '{"name": ".host", "input": "cat /proc/1/comm; exit\n", "expect": "\n"}')
 check "a host shell (root) runs on the host" grep -q '^path /dev/pts/' <<<"$out"
+
+# The machine's syscall filter: what berthd starts inside runs under exactly the filters its
+# leader runs under (read from it with ptrace), not unfiltered (probe A25), not a fixed one.
+keyring_verdict() { grep -E '^(BLOCKED|OPEN|ERROR) keyring( |$)' "$@" | tail -n 1; }
+seccomp_of() { awk '/^Seccomp:/ {m = $2} /^Seccomp_filters:/ {n = $2} END {print m "/" n}' "$1"; }
+# PID is running, neither stopped nor traced.
+untouched() {
+	awk '/^State:/ {s = $2} /^TracerPid:/ {t = $2} END {exit !(s != "t" && s != "T" && s != "Z" && t == 0)}' \
+		"/proc/$1/status"
+}
+L_SC=$(seccomp_of "/proc/$LEADER/status")
+check "the leader runs under a seccomp filter ($L_SC)" eval "[[ '$L_SC' == 2/[1-9]* ]]"
+wait_for 5 test -s "/proc/$LEADER/root/run/own-seccomp"
+OWN=$(keyring_verdict "/proc/$LEADER/root/run/own-keyring")
+check_eq "$(seccomp_of "/proc/$LEADER/root/run/own-seccomp")" "$L_SC" "the machine's own processes have its filters"
+check "A25 keyring is BLOCKED for the machine's own processes" eval "[[ '$OWN' == BLOCKED* ]]"
+for u in root inside; do
+	ex "$M" "\"user\": \"${u/root/}\", \"argv\": [\"probe\", \"keyring\"], \"out\": \"$O\"" >/dev/null
+	check_eq "$(keyring_verdict "$O")" "$OWN" "A25 ExecInMachine ($u): the keyring verdict is the machine's"
+	ex "$M" "\"user\": \"${u/root/}\", \"argv\": [\"grep\", \"^Seccomp\", \"/proc/self/status\"], \"out\": \"$O\"" >/dev/null
+	check_eq "$(seccomp_of "$O")" "$L_SC" "ExecInMachine ($u) runs under as many filters as the leader"
+	out=$(client shell "{\"name\": \"$M\", \"user\": \"${u/root/}\", \"input\": \"sccheck \$\$; exit\\n\", \"expect\": \"-END\"}")
+	check_eq "$(grep -o 'R=[A-Z]*-[0-9]*/[0-9]*-END' <<<"$out")" "R=BLOCKED-$L_SC-END" \
+		"OpenMachineShell ($u): the shell has the leader's filters and A25 is BLOCKED"
+done
+out=$(client login "{\"name\": \"$M\", \"expect\": \"login:\"}")
+check "OpenMachineLogin still starts login under the filter" grep -q 'login:' <<<"$out"
+check "the leader still runs, not stopped and not traced" untouched "$LEADER"
+
+# Another machine, in a user namespace, whose filter allows add_key again: the copy is that
+# machine's filter.
+T2=$SCRATCH/tree2
+mk_busybox_tree "$T2"
+printf '::sysinit:/etc/init.d/rcS\n::once:/bin/sleep 100000\n' >"$T2/etc/inittab"
+cp -a "$T/etc/init.d/rc.test" "$T2/etc/init.d/"
+echo 'inside:x:4321:4322::/:/bin/sh' >>"$T2/etc/passwd"
+M2=$P-f
+"$BERTH_SPAWN" -D "$T2" -M "$M2" --register=no --console=pipe -U --system-call-filter=add_key -b </dev/null \
+	>"$SCRATCH/console2" 2>&1 &
+SPAWN2=$!; PIDS+=($SPAWN2)
+wait_for 10 eval "test -n \"\$(cat /proc/$SPAWN2/task/*/children 2>/dev/null)\"" &&
+	wait_for 10 grep -q booted "$SCRATCH/console2"
+LEADER2=$(cat /proc/$SPAWN2/task/*/children | awk '{print $1}')
+call RegisterMachine "$M2" "@ay []" "" container "uint32 $LEADER2" "$T2" >/dev/null
+wait_for 5 test -s "/proc/$LEADER2/root/run/own-seccomp"
+OWN2=$(keyring_verdict "/proc/$LEADER2/root/run/own-keyring")
+check "--system-call-filter=add_key: add_key is open to the machine's own processes" grep -q 'OPEN:add_key=' <<<"$OWN2"
+check "the second machine has its own user namespace" \
+	test "$(readlink /proc/$LEADER2/ns/user)" != "$(readlink /proc/self/ns/user)"
+for u in root inside; do
+	ex "$M2" "\"user\": \"${u/root/}\", \"argv\": [\"probe\", \"keyring\"], \"out\": \"$O\"" >/dev/null
+	check_eq "$(keyring_verdict "$O")" "$OWN2" \
+		"and to what ExecInMachine ($u) runs there (the machine's filter, not a fixed one)"
+done
+ex "$M2" "\"argv\": [\"grep\", \"^Seccomp\", \"/proc/self/status\"], \"out\": \"$O\"" >/dev/null
+check_eq "$(seccomp_of "$O")" "$(seccomp_of "/proc/$LEADER2/status")" "with as many filters as its leader"
+
+# Fail closed: a leader that cannot be read (someone else traces it) runs nothing.
+cat >"$SCRATCH/tracer.py" <<'PY'
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Traces PID ($1) for $2 seconds without stopping it, passing on any signal it stops for.
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+pid = int(sys.argv[1])
+if libc.ptrace(0x4206, pid, None, None) != 0:  # PTRACE_SEIZE
+    sys.exit("seize failed")
+print("seized", flush=True)
+end = time.time() + float(sys.argv[2])
+while time.time() < end:
+    w, st = os.waitpid(pid, os.WNOHANG | 0x40000000)  # __WALL
+    if w and os.WIFSTOPPED(st):
+        libc.ptrace(7, pid, None, os.WSTOPSIG(st) if st >> 16 == 0 else 0)  # PTRACE_CONT
+    time.sleep(0.01)
+PY
+$PY "$SCRATCH/tracer.py" "$LEADER2" 6 >"$SCRATCH/tracer.out" 2>&1 & TR=$!
+wait_for 5 grep -q seized "$SCRATCH/tracer.out"
+out=$(ex "$M2" "\"argv\": [\"touch\", \"/traced-$P\"]")
+check "a leader traced by someone else: refused, with a clear error" grep -q "^error .*seccomp filter" <<<"$out"
+check "and nothing ran" test ! -e "$T2/traced-$P"
+wait $TR
+check "afterwards the leader runs on, not stopped and not traced" untouched "$LEADER2"
+check_eq "$(ex "$M2" '"argv": ["true"]')" "ok 0 0" "and exec works again"
+kill "$SPAWN2" 2>/dev/null; wait_for 10 dead "$SPAWN2"
 
 # berthd's exit takes running commands with it.
 BUS=$BUS $PY "$SCRATCH/client.py" exec "{\"name\": \"$M\", \"argv\": [\"sleep\", \"1002\"]}" >/dev/null & C=$!
