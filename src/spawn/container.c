@@ -591,7 +591,9 @@ static int run_loop(Container *c) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to relay the console: %m");
         }
-        if (!s->notify_ready)
+        /* Only systemd (or a command that chooses to) reports readiness over sd_notify; an init
+         * that never would must not leave our own supervisor waiting: it is ready once it runs. */
+        if (!s->notify_ready || (s->boot && c->init_kind != INIT_SYSTEMD))
                 (void) notify_manager("READY=1");
         r = event_loop(c->event);
         if (c->forward)

@@ -87,12 +87,11 @@ check "StartMachine of a missing image fails with the job's result" grep -q "fai
 check "... and registers nothing" gone nosuchimage
 inside systemctl reset-failed "$(svc nosuchimage)" 2>/dev/null
 
-# An init that speaks sd_notify: with NotifyReady=yes (its settings file) the unit is ready once
-# the OS inside is (READY=1 forwarded through berth-spawn to systemd), and powers off cleanly.
+# An init that speaks sd_notify: the unit (--notify-ready=yes) is ready once the OS inside is
+# (READY=1 forwarded through berth-spawn to systemd), and powers off cleanly.
 if [ -n "$DEB" ]; then
 	D=$(svc deb)
-	inside sh -c 'mkdir -p /etc/berth && printf "[Exec]\nNotifyReady=yes\n" >/etc/berth/deb.berth'
-	check_eq "$(mgr StartMachine s deb)" "" "StartMachine deb (systemd inside, NotifyReady=yes)"
+	check_eq "$(mgr StartMachine s deb)" "" "StartMachine deb (systemd inside, --notify-ready=yes)"
 	check "$D becomes active" wait_for 30 eval '[ "$(uprop "$D" ActiveState)" = active ]'
 	check "... only once the OS inside reached multi-user.target" eval \
 		"inside journalctl -u $D -o cat --no-pager | grep -E 'Reached target multi-user|Started berth-spawn@deb' | head -1 | grep -q multi-user"
