@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <systemd/sd-login.h>
 
 #include "ctl.h"
 #include "log.h"
@@ -57,8 +58,10 @@ static bool agent_wanted(const Ctl *ctl) {
 
 void ctl_polkit_agent_open(Ctl *ctl) {
         _cleanup_close_pair_ int pipefd[2] = { -EBADF, -EBADF };
-        char fdstr[16];
-        pid_t pid;
+        _cleanup_free_ char *session = NULL;
+        char fdstr[16], pidstr[32];
+        pid_t pid, self = getpid();
+        bool in_session;
 
         if (ctl->agent_pid > 0 || !agent_wanted(ctl))
                 return;
@@ -68,6 +71,7 @@ void ctl_polkit_agent_open(Ctl *ctl) {
         }
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return (void) log_debug_errno(-errno, "Failed to make a pipe for pkttyagent: %m");
+        in_session = sd_pid_get_session(0, &session) >= 0;
 
         pid = fork();
         if (pid < 0)
@@ -79,7 +83,16 @@ void ctl_polkit_agent_open(Ctl *ctl) {
                         _exit(EXIT_FAILURE);
                 (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
                 (void) snprintf(fdstr, sizeof(fdstr), "%d", fd);
-                execlp("pkttyagent", "pkttyagent", "--notify-fd", fdstr, "--fallback", (char *) NULL);
+                /* In a login session, a fallback for the session (a desktop's own agent wins).
+                 * Without one (runuser, sudo, su) polkitd finds an agent only registered for the
+                 * caller's own process, and never uses a fallback there. */
+                (void) snprintf(pidstr, sizeof(pidstr), "%d", (int) self);
+                if (in_session)
+                        execlp("pkttyagent", "pkttyagent", "--notify-fd", fdstr, "--fallback",
+                               (char *) NULL);
+                else
+                        execlp("pkttyagent", "pkttyagent", "--notify-fd", fdstr, "--process", pidstr,
+                               (char *) NULL);
                 _exit(EXIT_FAILURE);
         }
         ctl->agent_pid = pid;

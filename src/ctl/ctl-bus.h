@@ -19,8 +19,9 @@ typedef struct Ctl Ctl;
  * opened on first use and kept in ctl->bus. *RET is borrowed. Logs; returns a negative errno. */
 int ctl_bus(Ctl *ctl, sd_bus **ret);
 
-/* Starts pkttyagent (as systemctl does: --notify-fd, waits until it is ready) if stdin is a tty,
- * the bus is local and --no-ask-password was not given; idempotent. Call it right before a
+/* Starts pkttyagent (--notify-fd, waits until it is ready; the session's fallback agent in a
+ * login session, else our own process's agent, which polkitd uses without a session) if stdin
+ * is a tty, the bus is local and --no-ask-password was not given; idempotent. Call it right before a
  * method call that may need polkit's interactive authorization. Failure to start is not
  * fatal (logged at debug; the call then fails with InteractiveAuthorizationRequired). */
 void ctl_polkit_agent_open(Ctl *ctl);
