@@ -42,6 +42,8 @@ struct StartJob {
         sd_bus_message **waiters; /* StartMachine calls to answer */
         size_t n_waiters;
         unsigned restarts;
+        bool begin_when_gone;     /* the machine of this name is still stopping */
+        bool restart_after_exit;  /* our berth-spawn is still stopping the machine */
 };
 
 static const char *berth_spawn_path(void) {
@@ -104,6 +106,8 @@ static int open_supervisor(Machine *m) {
 static int machine_request_stop(Machine *m, bool reboot) {
         _cleanup_close_ int sup = open_supervisor(m);
 
+        if (!reboot)
+                m->stopping = true;
         if (sup >= 0)
                 return RET_NERRNO(pidfd_send_signal(sup, SIGRTMIN + (reboot ? 5 : 4), NULL, 0));
         return machine_kill(m, false, reboot ? SIGINT : SIGRTMIN + 4);
@@ -246,7 +250,15 @@ static int on_child_exit(sd_event_source *s, int fd, uint32_t revents, void *use
                 return 0;
         j->child_source = sd_event_source_disable_unref(j->child_source);
         j->pid = 0;
-        if (si->si_code == CLD_EXITED && si->si_status == EXIT_REBOOT && j->restarts < START_RESTARTS_MAX) {
+        /* A StartMachine came while this one was powering off: start it again right away. */
+        if (j->restart_after_exit) {
+                j->restart_after_exit = false;
+                (void) cgroup_rmdir_tree(j->cgroup_path);
+                r = spawn_child(j);
+                if (r >= 0)
+                        return 0;
+                log_warning_errno(r, "Failed to start machine %s again: %m", j->name);
+        } else if (si->si_code == CLD_EXITED && si->si_status == EXIT_REBOOT && j->restarts < START_RESTARTS_MAX) {
                 /* The machine rebooted: what Restart= on the unit would do. */
                 j->restarts++;
                 log_info("Machine %s rebooted, starting it again.", j->name);
@@ -442,10 +454,25 @@ static int start_job_begin(StartJob *j) {
                                         "ss", unit, "replace");
 }
 
+void machine_lifecycle_machine_gone(Manager *m, const char *name) {
+        StartJob *j = find_job(m, name);
+        int r;
+
+        if (!j || !j->begin_when_gone)
+                return;
+        j->begin_when_gone = false;
+        r = start_job_begin(j);
+        if (r < 0) {
+                job_fail(j, "Cannot run berth-spawn for %s: %s", j->name, strerror(-r));
+                job_free(j);
+        }
+}
+
 static int method_start_machine(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         sd_bus_message **w;
         const char *name;
+        Machine *running;
         StartJob *j;
         uint64_t now_usec = 0;
         int r;
@@ -464,19 +491,28 @@ static int method_start_machine(sd_bus_message *message, void *userdata, sd_bus_
         if (r == 0)
                 return 1; /* polkit will call us again */
 
-        /* Running already: nothing to do, as with a unit that is active. */
-        if (manager_find_machine(m, name))
+        /* Running already: nothing to do, as with a unit that is active. One that is being
+         * powered off is started again once it is down, as systemd queues a start after a stop. */
+        running = manager_find_machine(m, name);
+        if (running && !running->stopping)
                 return sd_bus_reply_method_return(message, NULL);
 
         j = find_job(m, name);
-        if (!j) {
+        if (j && running && j->pid > 0)
+                j->restart_after_exit = true;
+        else if (!j) {
                 r = start_job_new(m, name, &j);
                 if (r < 0)
                         return r;
-                r = start_job_begin(j);
-                if (r < 0) {
-                        job_free(j);
-                        return sd_bus_error_set_errnof(error, r, "Cannot run berth-spawn for %s: %m", name);
+                /* systemd orders the start after the stop itself. */
+                if (running && m->scope_backend != SCOPE_BACKEND_SYSTEMD)
+                        j->begin_when_gone = true;
+                else {
+                        r = start_job_begin(j);
+                        if (r < 0) {
+                                job_free(j);
+                                return sd_bus_error_set_errnof(error, r, "Cannot run berth-spawn for %s: %m", name);
+                        }
                 }
         }
         w = reallocarray(j->waiters, j->n_waiters + 1, sizeof(*w));

@@ -27,5 +27,8 @@ extern const sd_bus_vtable lifecycle_machine_vtable[];
 /* MACHINE was just added to the registry: answers a StartMachine waiting for it. */
 void machine_lifecycle_machine_added(Manager *m, Machine *machine);
 
+/* Machine NAME left the registry: a StartMachine that waited for its power off starts it. */
+void machine_lifecycle_machine_gone(Manager *m, const char *name);
+
 /* Frees every start job; their berth-spawn processes keep running. */
 void machine_lifecycle_free_all(Manager *m);

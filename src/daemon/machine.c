@@ -326,6 +326,7 @@ static int arm_kill_timer(Machine *m) {
 int machine_terminate(Machine *m) {
         int r;
 
+        m->stopping = true;
         if (machine_owns_unit(m))
                 return systemd_scope_stop(m);
 

@@ -81,6 +81,10 @@ struct Machine {
         /* KillSignal of CreateMachine (cgroupfs backend; systemd keeps its own): what a
          * TerminateMachine sends everyone in the scope first, SIGKILL following. 0: SIGKILL. */
         int kill_signal;
+
+        /* A power off or terminate was asked for: a StartMachine now must wait until it is gone,
+         * not answer "running already" (machine-lifecycle.c). */
+        bool stopping;
 };
 
 const char *machine_class_to_string(MachineClass c);

@@ -370,6 +370,8 @@ void manager_machine_gone(Manager *m, Machine *machine) {
         (void) manager_send_machine_signal(m, machine, false);
         unlink_from(&m->machines, machine);
         log_info("Machine %s removed.", machine->name);
+        /* A StartMachine may be waiting for the name to be free. */
+        machine_lifecycle_machine_gone(m, machine->name);
 
         r = machine_leader_exited(machine);
         if (r == 0) {

@@ -98,10 +98,28 @@ check_eq "$(grep -c 'booted as' "$BERTH_LOG_DIR/$P-s.log")" 1 "(it did not boot 
 call RebootMachine "$P-s" >/dev/null
 check "a reboot (berth-spawn exits 133) starts it again" wait_for 20 boots "$BERTH_LOG_DIR/$P-s.log" 2
 check "and it registers again" wait_for 10 eval 'l=$(leader_of "$P-s"); [ -n "$l" ] && [ "$l" != "$leader" ]'
+# A start that arrives while the machine powers off waits for it to be down, then starts it.
+leader=$(leader_of "$P-s")
+call PowerOffMachine "$P-s" >/dev/null
+check_eq "$(call StartMachine "$P-s")" "()" "StartMachine right after PowerOffMachine"
+check "it answered for a new run of the machine" eval 'l=$(leader_of "$P-s"); [ -n "$l" ] && [ "$l" != "$leader" ]'
+check "which booted once more" wait_for 10 boots "$BERTH_LOG_DIR/$P-s.log" 3
 call PowerOffMachine "$P-s" >/dev/null
 check "PowerOffMachine stops it for good" wait_for 20 gone "$P-s"
 check "its berth-spawn is gone" wait_for 10 test ! -d "$CGROOT/machine.slice/berth-spawn@$P-s.service"
-check_eq "$(grep -c 'booted as' "$BERTH_LOG_DIR/$P-s.log")" 2 "and it was not restarted after the power off"
+check_eq "$(grep -c 'booted as' "$BERTH_LOG_DIR/$P-s.log")" 3 "and it was not restarted after the power off"
+
+# The same for a machine someone else started: berthd starts its own once that one is down.
+bg_spawn hand -D "$IMG" -M "$P-s" -b --console=pipe
+wait_for 15 listed "$P-s"
+wait_for 10 grep -q 'booted as' "$SCRATCH/hand.out"
+call PowerOffMachine "$P-s" >/dev/null
+check_eq "$(call StartMachine "$P-s")" "()" "StartMachine while a hand-started machine powers off"
+check "the hand-started one is down" dead "$SPAWN"
+check "and berthd's own run is up" eval '[ "$(prop "$P-s" Unit)" = "s \"berth-spawn@$P-s.service\"" ]'
+call PowerOffMachine "$P-s" >/dev/null
+check "which powers off too" wait_for 20 gone "$P-s"
+check "leaving no cgroup" wait_for 10 test ! -d "$CGROOT/machine.slice/berth-spawn@$P-s.service"
 
 berthd_teardown
 rm -rf "$IMG"
