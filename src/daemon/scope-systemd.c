@@ -44,7 +44,15 @@ struct SystemdScope {
         char **query_names;
         sd_event_source *query_source;
         ScopeJob *jobs;
+        /* Unit calls whose answer only matters for the log (UnrefUnit, StopUnit, KillUnit):
+         * at most UNIT_CALLS_MAX in flight, the rest queued in order. dbus-daemon allows a
+         * connection 128 pending replies; a thousand machines ending at once would exceed it. */
+        sd_bus_message **queued_calls;
+        size_t n_queued_calls;
+        unsigned unit_calls_in_flight;
 };
+
+#define UNIT_CALLS_MAX 64U
 
 static const char *const scope_backend_table[_SCOPE_BACKEND_MAX] = {
         [SCOPE_BACKEND_CGROUPFS] = "cgroupfs",
@@ -271,22 +279,51 @@ static int build_start_call(sd_bus *bus, Machine *machine, sd_bus_message *messa
         return 0;
 }
 
+static int send_unit_call(SystemdScope *s, sd_bus_message *call);
+
 static int on_call_done(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
         const sd_bus_error *e = sd_bus_message_get_error(reply);
+        SystemdScope *s = userdata;
 
         if (e)
-                log_warning("systemd refused %s: %s", (const char *) userdata, e->message);
+                log_warning("systemd refused a unit call: %s", e->message);
+        s->unit_calls_in_flight--;
+        while (s->n_queued_calls > 0 && s->unit_calls_in_flight < UNIT_CALLS_MAX) {
+                sd_bus_message *next = s->queued_calls[0];
+
+                memmove(s->queued_calls, s->queued_calls + 1, --s->n_queued_calls * sizeof(*s->queued_calls));
+                (void) send_unit_call(s, next);
+                sd_bus_message_unref(next);
+        }
         return 0;
 }
 
-/* A call whose answer only matters for the log: METHOD is a string literal. */
+static int send_unit_call(SystemdScope *s, sd_bus_message *call) {
+        sd_bus_message **q;
+        int r;
+
+        if (s->unit_calls_in_flight < UNIT_CALLS_MAX) {
+                r = sd_bus_call_async(s->manager->bus, NULL, call, on_call_done, s, 0);
+                if (r >= 0)
+                        s->unit_calls_in_flight++;
+                return r;
+        }
+        q = reallocarray(s->queued_calls, s->n_queued_calls + 1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        s->queued_calls = q;
+        s->queued_calls[s->n_queued_calls++] = sd_bus_message_ref(call);
+        return 0;
+}
+
+/* A call whose answer only matters for the log. */
 static int call_unit_method(Machine *machine, const char *method, const char *types, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         sd_bus *bus = machine->manager->bus;
         va_list ap;
         int r;
 
-        if (!bus || !machine->unit)
+        if (!bus || !machine->unit || !machine->manager->systemd)
                 return -ENOTCONN;
         r = sd_bus_message_new_method_call(bus, &call, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER, method);
         if (r < 0)
@@ -296,7 +333,7 @@ static int call_unit_method(Machine *machine, const char *method, const char *ty
         va_end(ap);
         if (r < 0)
                 return r;
-        return sd_bus_call_async(bus, NULL, call, on_call_done, (void *) method, 0);
+        return send_unit_call(machine->manager->systemd, call);
 }
 
 static ScopeJob *scope_job_free(ScopeJob *j) {
@@ -713,6 +750,9 @@ SystemdScope *systemd_scope_free(SystemdScope *s) {
         sd_bus_slot_unref(s->properties_slot);
         sd_event_source_disable_unref(s->query_source);
         strv_free(s->query_names);
+        for (size_t i = 0; i < s->n_queued_calls; i++)
+                sd_bus_message_unref(s->queued_calls[i]);
+        free(s->queued_calls);
         free(s);
         return NULL;
 }

@@ -546,6 +546,43 @@ static void test_caller_slice(void) {
         teardown(&f);
 }
 
+/* Fire-and-forget unit calls stay within dbus-daemon's 128 pending replies per connection: at
+ * most 64 in flight, the rest sent in order as answers come back. */
+static void test_unit_call_queue(void) {
+        GDBusMethodInvocation *held[64];
+        Machine *machine;
+        Fixture f;
+
+        if (!setup(&f))
+                return;
+        create_done(&f);
+        machine = manager_find_machine(f.m, NAME);
+        g_assert_nonnull(machine);
+
+        for (int i = 1; i <= 70; i++)
+                g_assert_cmpint(systemd_scope_kill(machine, i), >=, 0);
+        for (int i = 0; i < 64; i++) {
+                g_autofree char *want = g_strdup_printf("('" UNIT "', 'all', %d)", i + 1);
+                g_autofree char *text = NULL;
+
+                held[i] = pop_call(&f, "/org/freedesktop/systemd1", "KillUnit");
+                text = g_variant_print(g_dbus_method_invocation_get_parameters(held[i]), FALSE);
+                g_assert_cmpstr(text, ==, want);
+        }
+        /* The 65th waits for an answer. */
+        assert_no_call(&f);
+        for (int i = 0; i < 6; i++) {
+                g_autofree char *want = g_strdup_printf("('" UNIT "', 'all', %d)", 65 + i);
+
+                g_dbus_method_invocation_return_value(held[i], NULL);
+                expect_unit_call(&f, "KillUnit", want);
+        }
+        for (int i = 6; i < 64; i++)
+                g_dbus_method_invocation_return_value(held[i], NULL);
+        assert_no_call(&f);
+        teardown(&f);
+}
+
 static void test_backend_table(void) {
         for (int i = 0; i < _SCOPE_BACKEND_MAX; i++)
                 g_assert_cmpint(scope_backend_from_string(scope_backend_to_string((ScopeBackend) i)), ==, i);
@@ -568,5 +605,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/scope-systemd/start-unit-exists", test_start_unit_exists);
         g_test_add_func("/scope-systemd/refusals", test_refusals);
         g_test_add_func("/scope-systemd/caller-slice", test_caller_slice);
+        g_test_add_func("/scope-systemd/unit-call-queue", test_unit_call_queue);
         return g_test_run();
 }
