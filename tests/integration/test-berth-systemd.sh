@@ -8,10 +8,7 @@
 . "$TESTS_SRC/lib/testhost.sh"
 . "$TESTS_SRC/lib/berthd.sh" # wait_for
 need_root
-if [ -z "${BUILD_ROOT:-}" ] || [ ! -f "$BUILD_ROOT/meson-private/install.dat" ]; then
-	echo "1..0 # SKIP no configured build dir (BUILD_ROOT), nothing to install"
-	exit 0
-fi
+testhost_need_build
 
 leak_begin
 mkscratch
@@ -36,18 +33,7 @@ alive() { inside kill -0 "$1" 2>/dev/null; }
 unit_over() { case $(uprop "$1" ActiveState) in active|activating|deactivating|reloading) return 1 ;; esac; }
 svc() { printf 'berth-spawn@%s.service' "$1"; }
 
-if ! testhost_start "$name" --bind "$POOL:/var/lib/machines"; then
-	echo "1..0 # SKIP no testhost (see tests/lib/testhost.sh)"
-	exit 0
-fi
-# Installed before any machine runs: testhost_install reloads systemd.
-if testhost_install "$name" "$BUILD_ROOT"; then
-	ok "the build installs into the testhost"
-else
-	not_ok "the build installs into the testhost"
-	echo "Bail out! nothing to test without berth installed"
-	exit 1
-fi
+testhost_up_with_build "$name" --bind "$POOL:/var/lib/machines"
 check "berth-spawn@.service is installed where systemd finds it" eval 'inside systemctl cat berth-spawn@x.service >/dev/null 2>&1'
 
 # ---- (a) StartMachine: berth-spawn@NAME.service ----

@@ -8,10 +8,7 @@
 . "$TESTS_SRC/lib/testhost.sh"
 . "$TESTS_SRC/lib/berthd.sh" # wait_for
 need_root
-if [ -z "${BUILD_ROOT:-}" ] || [ ! -f "$BUILD_ROOT/meson-private/install.dat" ]; then
-	echo "1..0 # SKIP no configured build dir (BUILD_ROOT), nothing to install"
-	exit 0
-fi
+testhost_need_build
 
 leak_begin
 mkscratch

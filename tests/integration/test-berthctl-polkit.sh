@@ -9,10 +9,7 @@
 . "$TESTS_SRC/lib/testhost.sh"
 . "$TESTS_SRC/lib/berthd.sh" # wait_for
 need_root
-if [ -z "${BUILD_ROOT:-}" ] || [ ! -f "$BUILD_ROOT/meson-private/install.dat" ]; then
-	echo "1..0 # SKIP no configured build dir (BUILD_ROOT), nothing to install"
-	exit 0
-fi
+testhost_need_build
 command -v python3 >/dev/null || { echo "1..0 # SKIP python3 is not installed (the pty driver)"; exit 0; }
 
 leak_begin
@@ -40,17 +37,7 @@ leader() { bc show -p Leader --value "$1" 2>/dev/null; }
 drive() { inside python3 /root/drive.py "$@" 2>"$SCRATCH/drive.err"; }
 diag_drive() { sed 's/^/# /' "$SCRATCH/drive.err" >&2; }
 
-if ! testhost_start "$name" --bind "$POOL:/var/lib/machines"; then
-	echo "1..0 # SKIP no testhost (see tests/lib/testhost.sh)"
-	exit 0
-fi
-if testhost_install "$name" "$BUILD_ROOT"; then
-	ok "the build installs into the testhost"
-else
-	not_ok "the build installs into the testhost"
-	echo "Bail out! nothing to test without berth installed"
-	exit 1
-fi
+testhost_up_with_build "$name" --bind "$POOL:/var/lib/machines"
 inside sh -c 'cat >/root/drive.py' <<'PY'
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # drive.py STEP... -- CMD...: runs CMD as the session leader of a fresh pty and talks to it as a

@@ -8,10 +8,7 @@
 . "$TESTS_SRC/lib/testhost.sh"
 . "$TESTS_SRC/lib/berthd.sh" # wait_for
 need_root
-if [ -z "${BUILD_ROOT:-}" ] || [ ! -f "$BUILD_ROOT/meson-private/install.dat" ]; then
-	echo "1..0 # SKIP no configured build dir (BUILD_ROOT), nothing to install"
-	exit 0
-fi
+testhost_need_build
 
 leak_begin
 mkscratch
@@ -32,17 +29,7 @@ svc() { printf 'berth-spawn@%s.service' "$1"; }
 listed() { bc --no-legend list 2>/dev/null | grep -q "^$1 "; }
 unit_over() { case $(uprop "$1" ActiveState) in inactive|failed) true ;; *) false ;; esac; }
 
-if ! testhost_start "$name" --bind "$POOL:/var/lib/machines"; then
-	echo "1..0 # SKIP no testhost (see tests/lib/testhost.sh)"
-	exit 0
-fi
-if testhost_install "$name" "$BUILD_ROOT"; then
-	ok "the build installs into the testhost"
-else
-	not_ok "the build installs into the testhost"
-	echo "Bail out! nothing to test without berth installed"
-	exit 1
-fi
+testhost_up_with_build "$name" --bind "$POOL:/var/lib/machines"
 
 # ---- start ----
 U=$(svc m1)

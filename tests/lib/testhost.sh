@@ -461,6 +461,33 @@ _th_inner() {
 		/lib/systemd/systemd --system --unit=multi-user.target < /dev/null
 }
 
+
+# For tests of the installed berth (source libtest.sh first):
+#   testhost_need_build                skip (TAP) unless $BUILD_ROOT is a configured build
+#   testhost_up_with_build NAME ARGS   testhost_start NAME ARGS (skip if no testhost can start),
+#                                      then install $BUILD_ROOT into it (an ok line, or bail out)
+testhost_need_build() {
+	if [ -z "${BUILD_ROOT:-}" ] || [ ! -f "$BUILD_ROOT/meson-private/install.dat" ]; then
+		echo "1..0 # SKIP no configured build dir (BUILD_ROOT), nothing to install"
+		exit 0
+	fi
+}
+
+testhost_up_with_build() {
+	local name=$1; shift
+	if ! testhost_start "$name" "$@"; then
+		echo "1..0 # SKIP no testhost (see tests/lib/testhost.sh)"
+		exit 0
+	fi
+	if testhost_install "$name" "$BUILD_ROOT"; then
+		ok "the build installs into the testhost"
+	else
+		not_ok "the build installs into the testhost"
+		echo "Bail out! nothing to test without berth installed"
+		exit 1
+	fi
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	cmd=${1:-}
 	shift || true
