@@ -14,6 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "ctl-pty.h"
+#include "fd-util.h"
 #include "log.h"
 #include "macro.h"
 
@@ -65,45 +66,19 @@ static uint64_t now_usec(void) {
 }
 
 /* A non-blocking fd for FD that does not change it for whoever shares its description (the
- * shell that started us): ttys and pipes are reopened through /proc; sockets get O_NONBLOCK
- * on the shared description, put back at the end; regular files never block as they are. */
+ * shell that started us): see stdio_open_nonblock(). */
 static int side_open(Side *s, int fd, bool output) {
         struct stat st;
-        char path[64];
-        int flags;
+        int r;
 
         *s = (Side) { .fd = -EBADF, .original = fd, .saved_flags = -1 };
         if (fstat(fd, &st) < 0)
                 return negative_errno();
         s->is_tty = isatty(fd) > 0;
         s->rdev = S_ISCHR(st.st_mode) ? st.st_rdev : 0;
-        if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
-                s->fd = fd;
-                return 0;
-        }
-        if (!S_ISSOCK(st.st_mode)) {
-                (void) snprintf(path, sizeof(path), "/proc/self/fd/%i", fd);
-                s->fd = open(path, (output ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-                if (s->fd >= 0) {
-                        s->owned = true;
-                        s->pollable = true;
-                        return 0;
-                }
-        }
-        s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (s->fd < 0)
-                return negative_errno();
-        s->owned = true;
-        s->pollable = true;
-        flags = fcntl(fd, F_GETFL);
-        if (flags < 0)
-                return negative_errno();
-        if (!(flags & O_NONBLOCK)) {
-                if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                        return negative_errno();
-                s->saved_flags = flags;
-        }
-        return 0;
+        r = stdio_open_nonblock(fd, output, &s->fd, &s->owned, &s->saved_flags);
+        s->pollable = s->owned;
+        return r;
 }
 
 static void side_close(Side *s) {

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* File descriptor helpers: closing everything but a chosen few before handing over a process. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <linux/close_range.h>
 #include <sys/syscall.h>
 
@@ -63,4 +65,46 @@ int rlimit_nofile_safe(void) {
                 return 0;
         rl.rlim_cur = FD_SETSIZE;
         return RET_NERRNO(setrlimit(RLIMIT_NOFILE, &rl));
+}
+
+int stdio_open_nonblock(int fd, bool output, int *ret_fd, bool *ret_owned, int *ret_saved_flags) {
+        struct stat st;
+        int copy, flags;
+
+        *ret_saved_flags = -1;
+        *ret_owned = false;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
+                *ret_fd = fd;
+                return 0;
+        }
+        if (!S_ISSOCK(st.st_mode)) {
+                char path[64];
+
+                (void) snprintf(path, sizeof(path), "/proc/self/fd/%i", fd);
+                copy = open(path, (output ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (copy >= 0) {
+                        *ret_fd = copy;
+                        *ret_owned = true;
+                        return 0;
+                }
+        }
+        /* A number of our own all the same: epoll refuses the same fd twice when stdin and
+         * stdout are one socket. */
+        copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0)
+                return negative_errno();
+        flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
+                int r = negative_errno();
+
+                safe_close(copy);
+                return r;
+        }
+        if (!(flags & O_NONBLOCK))
+                *ret_saved_flags = flags;
+        *ret_fd = copy;
+        *ret_owned = true;
+        return 0;
 }

@@ -18,6 +18,13 @@ int fd_set_nonblock(int fd, bool nonblock);
  * berthd raises it for its pidfds, but programs that use select() break with fds >= 1024. */
 int rlimit_nofile_safe(void);
 
+/* A non-blocking fd of our own for stdio fd FD that does not change FD for whoever shares its
+ * file description (the shell that started us): ttys and pipes are reopened through /proc;
+ * sockets (and what cannot be reopened) are dup()ed and get O_NONBLOCK on the shared
+ * description, whose old flags *RET_SAVED_FLAGS keeps to be put back at the end (else -1);
+ * regular files and block devices never block and are used as they are (*RET_OWNED false). */
+int stdio_open_nonblock(int fd, bool output, int *ret_fd, bool *ret_owned, int *ret_saved_flags);
+
 static inline void closedirp(DIR **d) {
         if (*d)
                 (void) closedir(*d);

@@ -132,54 +132,16 @@ static void endpoint_init(Endpoint *ep) {
 }
 
 /* Gets FD ready for non-blocking use without changing it for whoever else shares it (the shell
- * that started us, our own stderr): ttys, pipes and devices are reopened through /proc, which
- * gives a file description of our own. Only what cannot be reopened (sockets) gets O_NONBLOCK on
- * the shared description, put back at free; regular files never block and are used as they
- * are (a reopen would lose their offset). */
+ * that started us, our own stderr): see stdio_open_nonblock(). */
 static int endpoint_open(Endpoint *ep, int fd, bool output) {
         struct stat st;
-        int flags;
 
         ep->original = fd;
         if (fstat(fd, &st) < 0)
                 return negative_errno();
         ep->is_tty = isatty(fd) > 0;
         ep->rdev = S_ISCHR(st.st_mode) ? st.st_rdev : 0;
-
-        if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) {
-                ep->fd = fd;
-                return 0;
-        }
-
-        if (!S_ISSOCK(st.st_mode)) {
-                char path[64];
-                int copy;
-
-                (void) snprintf(path, sizeof(path), "/proc/self/fd/%i", fd);
-                copy = open(path, (output ? O_WRONLY : O_RDONLY) | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-                if (copy >= 0) {
-                        ep->fd = copy;
-                        ep->owned = true;
-                        return 0;
-                }
-                log_debug_errno(negative_errno(), "Cannot reopen fd %i, using it directly: %m", fd);
-        }
-
-        /* A number of our own all the same: epoll refuses the same fd twice when stdin and
-         * stdout are one socket. */
-        ep->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (ep->fd < 0)
-                return negative_errno();
-        ep->owned = true;
-        flags = fcntl(fd, F_GETFL);
-        if (flags < 0)
-                return negative_errno();
-        if (!(flags & O_NONBLOCK)) {
-                if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-                        return negative_errno();
-                ep->saved_flags = flags;
-        }
-        return 0;
+        return stdio_open_nonblock(fd, output, &ep->fd, &ep->owned, &ep->saved_flags);
 }
 
 static void endpoint_done(Endpoint *ep) {
