@@ -40,6 +40,14 @@ static const Verb verbs[] = {
         { "copy-to", "NAME PATH [PATH]", 3, 4, verb_copy_to, "Copy files from the host into a machine" },
         { "copy-from", "NAME PATH [PATH]", 3, 4, verb_copy_from, "Copy files from a machine to the host" },
         { "set-property", "NAME KEY=VALUE...", 3, VERB_ANY, verb_set_property, "Change resource limits of a machine" },
+        { "list-images", "", 1, 1, verb_list_images, "List images in the pool (--all: hidden ones too)" },
+        { "image-status", "NAME...", 2, VERB_ANY, verb_image_status, "Show the status of images" },
+        { "show-image", "[NAME...]", 1, VERB_ANY, verb_show_image, "Show properties of images" },
+        { "clone", "NAME NEW", 3, 3, verb_clone, "Clone an image (--read-only: the clone read-only)" },
+        { "rename", "NAME NEW", 3, 3, verb_rename, "Rename an image" },
+        { "read-only", "NAME [BOOL]", 2, 3, verb_read_only, "Mark an image read-only or writable" },
+        { "remove", "NAME...", 2, VERB_ANY, verb_remove, "Remove images" },
+        { "clean", "", 1, 1, verb_clean, "Remove hidden images (--all: every unused one)" },
 };
 
 enum {

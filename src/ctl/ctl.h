@@ -107,3 +107,4 @@ int verb_rename(int argc, char **argv, Ctl *ctl);
 int verb_read_only(int argc, char **argv, Ctl *ctl);
 int verb_remove(int argc, char **argv, Ctl *ctl);
 int verb_clean(int argc, char **argv, Ctl *ctl);
+int verb_clean(int argc, char **argv, Ctl *ctl);

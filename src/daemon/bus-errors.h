@@ -15,5 +15,8 @@
 #define BUS_ERROR_NO_UID_SHIFT "org.berth.machine1.NoUIDShift"
 #define BUS_ERROR_NO_SUCH_USER_MAPPING "org.berth.machine1.NoSuchUserMapping"
 #define BUS_ERROR_NO_SUCH_GROUP_MAPPING "org.berth.machine1.NoSuchGroupMapping"
+/* Images (image-dbus.c) */
+#define BUS_ERROR_NO_SUCH_IMAGE "org.berth.machine1.NoSuchImage"
+#define BUS_ERROR_IMAGE_BUSY "org.berth.machine1.ImageBusy"
 
 extern const sd_bus_error_map berth_bus_errors[];

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "bus-errors.h"
+#include "image-dbus.h"
 #include "log.h"
 #include "machine-dbus.h"
 #include "machine-exec-dbus.h"
@@ -477,6 +478,9 @@ int manager_bus_register(Manager *m) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to add the machines' methods: %m");
         }
+        r = image_bus_register(m); /* the pool's own objects: no machine vtable to pair */
+        if (r < 0)
+                return r;
         r = sd_bus_add_node_enumerator(m->bus, NULL, MACHINE_OBJECT_PREFIX, machine_node_enumerator, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the machine enumerator: %m");

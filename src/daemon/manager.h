@@ -46,6 +46,10 @@ struct Manager {
         /* StartMachine (machine-lifecycle.c): machines being started, and the berth-spawn
          * processes berthd runs itself where there is no systemd. */
         StartJob *start_jobs;
+
+        /* Images (image-dbus.c): the images clones are reading from, one entry per clone;
+         * remove and rename refuse them (ImageBusy) meanwhile. NULL when there are none. */
+        char **image_clone_sources;
 };
 
 int manager_new(const char *runtime_dir, Manager **ret);

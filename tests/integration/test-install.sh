@@ -51,6 +51,7 @@ expected=(
 	"$dbusdir/system-services/org.berth.machine1.service"
 	"$dbusdir/interfaces/org.berth.machine1.Manager.xml"
 	"$dbusdir/interfaces/org.berth.machine1.Machine.xml"
+	"$dbusdir/interfaces/org.berth.machine1.Image.xml"
 	"$polkitdir/org.berth.machine1.policy"
 	"$tmpfilesdir/berth.conf"
 	"$mandir/man1/berthctl.1"

@@ -56,6 +56,9 @@ for f in "$DBUS_SRC"/org.berth.machine1.*.xml; do
 		sh -c 'xmllint --noout --nonet "$1" 2>/dev/null && [ "$(xmllint --xpath "count(/node/interface)" "$1")" = 1 ]' sh "$f"
 done
 
+# An image in a scratch pool, so that an image object exists.
+export BERTH_IMAGE_POOL=$SCRATCH/pool
+mkdir -p "$BERTH_IMAGE_POOL/intro"
 check "berthd starts" start_berthd
 T=$SCRATCH/tree
 mk_busybox_tree "$T"
@@ -74,8 +77,9 @@ introspect() {
 }
 introspect /org/berth/machine1 "$SCRATCH/manager.xml"
 introspect "${MPATH:-/nonexistent}" "$SCRATCH/machine.xml"
+introspect /org/berth/machine1/image/intro "$SCRATCH/image.xml"
 
-for iface in Manager Machine; do
+for iface in Manager Machine Image; do
 	file=$DBUS_SRC/org.berth.machine1.$iface.xml
 	served=$SCRATCH/${iface,,}.xml
 	check_eq "$(canon "$served" "org.berth.machine1.$iface")" "$(canon "$file" "org.berth.machine1.$iface")" \
@@ -85,8 +89,10 @@ check_eq "$(berth_ifaces "$SCRATCH/manager.xml")" org.berth.machine1.Manager \
 	"the manager object serves no berth interface without a file"
 check_eq "$(berth_ifaces "$SCRATCH/machine.xml")" org.berth.machine1.Machine \
 	"a machine object serves no berth interface without a file"
+check_eq "$(berth_ifaces "$SCRATCH/image.xml")" org.berth.machine1.Image \
+	"an image object serves no berth interface without a file"
 check_eq "$(cd "$DBUS_SRC" && ls org.berth.machine1.*.xml)" \
-	"$(printf 'org.berth.machine1.Machine.xml\norg.berth.machine1.Manager.xml')" \
+	"$(printf 'org.berth.machine1.Image.xml\norg.berth.machine1.Machine.xml\norg.berth.machine1.Manager.xml')" \
 	"dbus/ has no file for an interface berthd does not serve"
 
 call TerminateMachine "$M" >/dev/null
