@@ -113,6 +113,17 @@ check "m2 leaves the list" wait_for 10 eval '! listed m2'
 check_eq "$(bc list -o json 2>&1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["machines"]))')" 0 \
 	"list -o json: no machine is left"
 
+# ---- the image verbs, against the pool the testhost's berthd serves ----
+check "list-images shows the pool" eval "bc --no-legend list-images | grep -q '^m1 *directory'"
+check "clone" eval "bc clone m1 m3 && inside test -d /var/lib/machines/m3"
+check "image-status" eval "bc image-status m3 | grep -q 'Type: directory'"
+check "rename" eval "bc rename m3 m4 && inside test -d /var/lib/machines/m4"
+check "read-only" eval "bc read-only m4 && bc show-image m4 -p ReadOnly --value | grep -qx yes"
+check "read-only no" eval "bc read-only m4 no && bc show-image m4 -p ReadOnly --value | grep -qx no"
+check "remove" eval "bc remove m4 && ! inside test -e /var/lib/machines/m4"
+check "clean --all leaves the images of running machines" eval "bc start m1 >/dev/null && bc clean --all >/dev/null && inside test -d /var/lib/machines/m1"
+bc poweroff m1 >/dev/null 2>&1
+wait_for 30 unit_over "$(svc m1)"
 if [ "$_tap_failed" != 0 ]; then
 	inside journalctl --no-pager -n 60 -u berthd.service -u 'berth-spawn@*' 2>&1 | sed 's/^/# /' >&2
 fi
