@@ -84,7 +84,7 @@ static void container_done(Container *c) {
         safe_close(c->sync_fd);
         safe_close(c->notify_fd);
         safe_close(c->console_master);
-        safe_close(c->uid_lock_fd);
+        userns_unlock(c->uid_shift, c->uid_lock_fd);
         free(c->console_slave);
         free(c->init_path);
         free(c->os_release);

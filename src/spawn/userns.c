@@ -32,12 +32,31 @@ static int try_lock(uid_t base) {
         if (getpwuid(base) || getgrgid(base) || getpwuid(base + RANGE - 1))
                 return -EBUSY;
         snprintf(path, sizeof(path), LOCK_DIR "/%u", (unsigned) base);
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return negative_errno();
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-                return errno == EWOULDBLOCK ? -EBUSY : negative_errno();
-        return TAKE_FD(fd);
+        for (;;) {
+                struct stat a, b;
+
+                fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0)
+                        return negative_errno();
+                if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                        return errno == EWOULDBLOCK ? -EBUSY : negative_errno();
+                /* The holder before us unlinks the file while it still holds the lock: a lock on
+                 * a file that is no longer at PATH protects nothing, so take PATH anew. */
+                if (fstat(fd, &a) >= 0 && stat(path, &b) >= 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+                        return TAKE_FD(fd);
+                fd = safe_close(fd);
+        }
+}
+
+void userns_unlock(uid_t shift, int lock_fd) {
+        char path[sizeof(LOCK_DIR) + 16];
+
+        if (lock_fd < 0)
+                return;
+        /* Unlinked while still locked, so nobody can lock this file in between (try_lock()). */
+        snprintf(path, sizeof(path), LOCK_DIR "/%u", (unsigned) shift);
+        (void) unlink(path);
+        safe_close(lock_fd);
 }
 
 int userns_pick(const char *machine, int tree_fd, uid_t *ret_shift, int *ret_lock_fd) {

@@ -13,6 +13,8 @@
  * machine; a crashed run's lock goes with its process). A tree whose root is already owned by
  * a range base (shifted by chown earlier) gets that range back. */
 int userns_pick(const char *machine, int tree_fd, uid_t *ret_shift, int *ret_lock_fd);
+/* Gives the range back: removes its lock file and closes LOCK_FD (-EBADF: nothing to do). */
+void userns_unlock(uid_t shift, int lock_fd);
 
 /* Writes "0 SHIFT RANGE" to PID's uid_map and gid_map. */
 int userns_write_maps(pid_t pid, uid_t shift, uid_t range);

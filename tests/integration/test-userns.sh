@@ -18,6 +18,7 @@ map=$(run -U -- /bin/cat /proc/self/uid_map | awk '{print $1, $2, $3}')
 base=$(awk '{print $2}' <<<"$map")
 check "-U maps 65536 IDs to a picked range ($map)" test "$(awk '{print $1, $3}' <<<"$map")" = "0 65536"
 check "the picked range is 64K-aligned, above the regular IDs" test $((base % 65536)) -eq 0 -a "$base" -ge $((0x80000))
+check "the range's lock file is gone once the machine ended" test ! -e "/run/berth/uid-range/$base"
 check_eq "$(run -U -- /bin/sh -c 'id -u; stat -c %u:%g /home/user')" "$(printf '0\n1000:1000')" "inside, root is 0 and the tree's owners look as on disk"
 run -U -- /bin/sh -c 'touch /created; chown 1000 /created; echo x >/home/user/f; chown 1000:1000 /home/user/f'
 check_eq "$(stat -c %u:%g "$T/created") $(stat -c %u:%g "$T/home/user/f")" "1000:0 1000:1000" "files made inside have their container owners on disk (idmapped)"
@@ -34,6 +35,7 @@ for _ in $(seq 50); do c=$(pgrep -P $first | head -1); [ -n "$c" ] && [ "$(awk '
 range1=$(awk '{print $2}' /proc/$c/uid_map)
 range2=$(spawn -D "$SCRATCH/second" --console=pipe -U -- /bin/cat /proc/self/uid_map | awk '{print $2}')
 check "two running machines get different ranges ($range1, $range2)" test -n "$range1" -a -n "$range2" -a "$range1" != "$range2"
+check "a running machine holds its range's lock file" test -e "/run/berth/uid-range/$range1"
 kill -TERM $first; wait $first
 
 # Locked mounts: the container's root cannot uncover what the masks hide (probe A15).
