@@ -106,5 +106,13 @@ int verb_clone(int argc, char **argv, Ctl *ctl);
 int verb_rename(int argc, char **argv, Ctl *ctl);
 int verb_read_only(int argc, char **argv, Ctl *ctl);
 int verb_remove(int argc, char **argv, Ctl *ctl);
+
+/* All properties of INTERFACE on object PATH as one JSON object keyed by their D-Bus names
+ * (verbs-show.c; show and status of machines and images). */
+int ctl_get_all(Ctl *ctl, const char *path, const char *interface, sd_bus_error *error,
+                struct json_object **ret);
+/* A string or number member of such an object; NULL or 0 when absent. */
+const char *ctl_jstr(struct json_object *o, const char *key);
+uint64_t ctl_juint(struct json_object *o, const char *key);
 int verb_clean(int argc, char **argv, Ctl *ctl);
 int verb_clean(int argc, char **argv, Ctl *ctl);

@@ -157,84 +157,18 @@ static int image_path(Ctl *ctl, const char *name, char **ret) {
         return *ret ? 0 : log_oom();
 }
 
-/* The Image properties of PATH as a JSON object (only the basic types images have). */
-static int get_image_props(Ctl *ctl, const char *path, sd_bus_error *error, struct json_object **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_json_ struct json_object *o = json_object_new_object();
-        int r;
-
-        if (!o)
-                return -ENOMEM;
-        r = ctl_new_call(ctl, BERTH_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll", &m);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append(m, "s", BERTH_IMAGE_IFACE);
-        if (r < 0)
-                return r;
-        r = ctl_call_message(ctl, m, 0, error, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
-                const char *key, *contents, *s;
-                struct json_object *v = NULL;
-                uint64_t t;
-                int b;
-
-                r = sd_bus_message_read(reply, "s", &key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(reply, NULL, &contents);
-                if (r < 0)
-                        return r;
-                if (streq(contents, "s") && (r = sd_bus_message_read(reply, "v", "s", &s)) >= 0)
-                        v = json_object_new_string(s);
-                else if (streq(contents, "b") && (r = sd_bus_message_read(reply, "v", "b", &b)) >= 0)
-                        v = json_object_new_boolean(b);
-                else if (streq(contents, "t") && (r = sd_bus_message_read(reply, "v", "t", &t)) >= 0)
-                        v = json_object_new_uint64(t);
-                else
-                        r = sd_bus_message_skip(reply, "v");
-                if (r < 0)
-                        return r;
-                if (v)
-                        json_object_object_add(o, key, v);
-                r = sd_bus_message_exit_container(reply);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(o);
-        return 0;
-}
-
-static const char *jstr(struct json_object *o, const char *key) {
-        struct json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
-}
-
-static uint64_t juint(struct json_object *o, const char *key) {
-        struct json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
-}
-
 static void print_status(struct json_object *p) {
         char c[64], m[64], u[32];
         struct json_object *ro = NULL;
 
-        format_time(c, sizeof(c), juint(p, "CreationTimestamp"));
-        format_time(m, sizeof(m), juint(p, "ModificationTimestamp"));
-        format_bytes(u, sizeof(u), juint(p, "Usage"));
+        format_time(c, sizeof(c), ctl_juint(p, "CreationTimestamp"));
+        format_time(m, sizeof(m), ctl_juint(p, "ModificationTimestamp"));
+        format_bytes(u, sizeof(u), ctl_juint(p, "Usage"));
         (void) json_object_object_get_ex(p, "ReadOnly", &ro);
-        ctl_fputs_escaped(strempty(jstr(p, "Name")), stdout);
+        ctl_fputs_escaped(strempty(ctl_jstr(p, "Name")), stdout);
         fputs("\n\t    Path: ", stdout);
-        ctl_fputs_escaped(strempty(jstr(p, "Path")), stdout);
-        printf("\n\t    Type: %s\n\tReadOnly: %s\n", strempty(jstr(p, "Type")),
+        ctl_fputs_escaped(strempty(ctl_jstr(p, "Path")), stdout);
+        printf("\n\t    Type: %s\n\tReadOnly: %s\n", strempty(ctl_jstr(p, "Type")),
                ro && json_object_get_boolean(ro) ? "read-only" : "writable");
         printf("\t Created: %s\n\tModified: %s\n\t   Usage: %s\n", isempty(c) ? "-" : c,
                isempty(m) ? "-" : m, isempty(u) ? "-" : u);
@@ -258,7 +192,7 @@ static int show_images(char **names, Ctl *ctl, bool status) {
                         ret = ret ?: r;
                         continue;
                 }
-                r = get_image_props(ctl, path, &error, &props);
+                r = ctl_get_all(ctl, path, BERTH_IMAGE_IFACE, &error, &props);
                 if (r < 0) {
                         ret = ret ?: ctl_log_bus_error(&error, r, "get the properties of image %s", *n);
                         continue;

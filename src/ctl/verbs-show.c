@@ -114,9 +114,8 @@ static int read_variant(sd_bus_message *m, struct json_object **ret) {
         return sd_bus_message_exit_container(m);
 }
 
-/* All properties of INTERFACE on PATH as one JSON object, keyed by their D-Bus names. */
-static int get_all(Ctl *ctl, const char *path, const char *interface, sd_bus_error *error,
-                   struct json_object **ret) {
+int ctl_get_all(Ctl *ctl, const char *path, const char *interface, sd_bus_error *error,
+                struct json_object **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_json_ struct json_object *o = json_object_new_object();
         int r;
@@ -156,14 +155,14 @@ static int get_all(Ctl *ctl, const char *path, const char *interface, sd_bus_err
         return 0;
 }
 
-static const char *jstr(struct json_object *o, const char *key) {
+const char *ctl_jstr(struct json_object *o, const char *key) {
         struct json_object *v;
 
         return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
                 json_object_get_string(v) : NULL;
 }
 
-static uint64_t juint(struct json_object *o, const char *key) {
+uint64_t ctl_juint(struct json_object *o, const char *key) {
         struct json_object *v;
 
         return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
@@ -230,13 +229,13 @@ static int list_add_row(Ctl *ctl, struct libscols_table *t, const char *name, co
         int r;
 
         /* Best effort: a machine that left between ListMachines and now is just skipped. */
-        r = get_all(ctl, path, BERTH_MACHINE_IFACE, &error, &props);
+        r = ctl_get_all(ctl, path, BERTH_MACHINE_IFACE, &error, &props);
         if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT))
                 return 0;
         if (props) {
-                uint64_t ts = juint(props, "Timestamp"), now = now_usec(CLOCK_REALTIME);
+                uint64_t ts = ctl_juint(props, "Timestamp"), now = now_usec(CLOCK_REALTIME);
 
-                state = jstr(props, "State");
+                state = ctl_jstr(props, "State");
                 if (ts > 0 && now >= ts) {
                         if (ctl->output == OUTPUT_TABLE)
                                 format_span(uptime, sizeof(uptime), (now - ts) / 1000000);
@@ -255,8 +254,8 @@ static int list_add_row(Ctl *ctl, struct libscols_table *t, const char *name, co
         if (ctl_table_set(ctl, line, COL_MACHINE, name) < 0 ||
             ctl_table_set(ctl, line, COL_CLASS, class) < 0 ||
             ctl_table_set(ctl, line, COL_SERVICE, service) < 0 ||
-            ctl_table_set(ctl, line, COL_OS, os ? (jstr(os, "ID") ?: jstr(os, "NAME")) : NULL) < 0 ||
-            ctl_table_set(ctl, line, COL_VERSION, os ? (jstr(os, "VERSION_ID") ?: jstr(os, "VERSION")) : NULL) < 0 ||
+            ctl_table_set(ctl, line, COL_OS, os ? (ctl_jstr(os, "ID") ?: ctl_jstr(os, "NAME")) : NULL) < 0 ||
+            ctl_table_set(ctl, line, COL_VERSION, os ? (ctl_jstr(os, "VERSION_ID") ?: ctl_jstr(os, "VERSION")) : NULL) < 0 ||
             ctl_table_set_strv(ctl, line, COL_ADDRESSES, addresses) < 0 ||
             ctl_table_set(ctl, line, COL_STATE, state) < 0 ||
             ctl_table_set(ctl, line, COL_UPTIME, isempty(uptime) ? NULL : uptime) < 0)
@@ -367,7 +366,7 @@ int verb_show(int argc, char **argv, Ctl *ctl) {
                 _cleanup_json_ struct json_object *props = NULL, *out = NULL;
                 int r;
 
-                r = get_all(ctl, BERTH_BUS_PATH, BERTH_MANAGER_IFACE, &error, &props);
+                r = ctl_get_all(ctl, BERTH_BUS_PATH, BERTH_MANAGER_IFACE, &error, &props);
                 if (r < 0)
                         return ctl_log_bus_error(&error, r, "get the manager's properties");
                 if (ctl->output != OUTPUT_TABLE) {
@@ -390,7 +389,7 @@ int verb_show(int argc, char **argv, Ctl *ctl) {
                         ret = ret ?: r;
                         continue;
                 }
-                r = get_all(ctl, path, BERTH_MACHINE_IFACE, &error, &props);
+                r = ctl_get_all(ctl, path, BERTH_MACHINE_IFACE, &error, &props);
                 if (r < 0) {
                         ret = ret ?: ctl_log_bus_error(&error, r, "get the properties of %s", argv[i]);
                         continue;
@@ -628,9 +627,9 @@ static void print_field(const char *label, const char *value) {
 
 static void print_status_text(const Ctl *ctl, const char *name, struct json_object *props,
                               struct json_object *os, char **addresses, const char *cg) {
-        uint64_t ts = juint(props, "Timestamp"), now = now_usec(CLOCK_REALTIME);
-        uint64_t uid_shift = juint(props, "UIDShift");
-        uint32_t leader = (uint32_t) juint(props, "Leader");
+        uint64_t ts = ctl_juint(props, "Timestamp"), now = now_usec(CLOCK_REALTIME);
+        uint64_t uid_shift = ctl_juint(props, "UIDShift");
+        uint32_t leader = (uint32_t) ctl_juint(props, "Leader");
         _cleanup_free_ char *leader_cmd = leader ? process_command(leader) : NULL;
         char *leader_name = leader_cmd ? leader_cmd : NULL;
         char buf[256];
@@ -648,7 +647,7 @@ static void print_status_text(const Ctl *ctl, const char *name, struct json_obje
                 (void) snprintf(buf, sizeof(buf), "%s; %s ago", when, span);
                 print_field("Since", buf);
         }
-        print_field("State", jstr(props, "State"));
+        print_field("State", ctl_jstr(props, "State"));
         if (leader > 0) {
                 /* Its program's name, as machinectl shows; the whole command line is below. */
                 if (leader_name) {
@@ -659,11 +658,11 @@ static void print_status_text(const Ctl *ctl, const char *name, struct json_obje
                                 !isempty(leader_name) ? leader_name : "?");
                 print_field("Leader", buf);
         }
-        print_field("Service", jstr(props, "Service"));
-        print_field("Class", jstr(props, "Class"));
-        print_field("Root", jstr(props, "RootDirectory"));
-        print_field("Image", jstr(props, "Image"));
-        print_field("Hostname", jstr(props, "Hostname"));
+        print_field("Service", ctl_jstr(props, "Service"));
+        print_field("Class", ctl_jstr(props, "Class"));
+        print_field("Root", ctl_jstr(props, "RootDirectory"));
+        print_field("Image", ctl_jstr(props, "Image"));
+        print_field("Hostname", ctl_jstr(props, "Hostname"));
         if (uid_shift != UINT32_MAX) {
                 (void) snprintf(buf, sizeof(buf), "%" PRIu64, uid_shift);
                 print_field("UID Shift", buf);
@@ -671,8 +670,8 @@ static void print_status_text(const Ctl *ctl, const char *name, struct json_obje
         STRV_FOREACH(a, addresses)
                 print_field(a == addresses ? "Address" : "", *a);
         if (os)
-                print_field("OS", jstr(os, "PRETTY_NAME") ?: jstr(os, "NAME"));
-        print_field("Unit", jstr(props, "Unit"));
+                print_field("OS", ctl_jstr(os, "PRETTY_NAME") ?: ctl_jstr(os, "NAME"));
+        print_field("Unit", ctl_jstr(props, "Unit"));
         if (cg) {
                 _cleanup_close_ int fd = open_cgroup(cg);
 
@@ -680,7 +679,7 @@ static void print_status_text(const Ctl *ctl, const char *name, struct json_obje
                 if (fd >= 0)
                         cgroup_tree(ctl, fd, cg, "              ", NULL);
         }
-        print_journal(ctl, jstr(props, "Unit"));
+        print_journal(ctl, ctl_jstr(props, "Unit"));
 }
 
 static struct json_object *status_json(const char *name, struct json_object *props,
@@ -726,14 +725,14 @@ int verb_status(int argc, char **argv, Ctl *ctl) {
                         ret = ret ?: r;
                         continue;
                 }
-                r = get_all(ctl, path, BERTH_MACHINE_IFACE, &error, &props);
+                r = ctl_get_all(ctl, path, BERTH_MACHINE_IFACE, &error, &props);
                 if (r < 0) {
                         ret = ret ?: ctl_log_bus_error(&error, r, "get the status of %s", argv[i]);
                         continue;
                 }
                 os = get_os_release(ctl, argv[i]);
                 addresses = get_addresses(ctl, argv[i]);
-                cg = machine_cgroup(ctl, (uint32_t) juint(props, "Leader"), jstr(props, "Unit"));
+                cg = machine_cgroup(ctl, (uint32_t) ctl_juint(props, "Leader"), ctl_jstr(props, "Unit"));
 
                 if (ctl->output != OUTPUT_TABLE) {
                         struct json_object *o = status_json(argv[i], props, os, addresses, cg);
