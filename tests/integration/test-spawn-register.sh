@@ -83,8 +83,12 @@ bg_spawn du -D "$T" -M "$P-du" -U --console=pipe -- /bin/sh -c 'echo started; ex
 wait_for 10 listed "$P-du"
 wait_for 5 grep -q started "$SCRATCH/du.out"
 leader=$(container_pid "$SPAWN")
+base=$(awk '{print $2}' "/proc/$leader/uid_map")
 kill -9 "$(spawn_pid "$SPAWN")"
 check "SIGKILL of berth-spawn -U: the container dies with it" wait_for 10 dead "$leader"
+# A killed supervisor cannot remove its range's lock file (unlocked now, and reused by the next
+# pick): ours to tidy up.
+rm -f "/run/berth/uid-range/$base"
 check "and leaves the registry" wait_for 10 gone "$P-du"
 check "and its scope goes" wait_for 10 test ! -d "$CGROOT/machine.slice/machine-$P-du.scope"
 
