@@ -57,22 +57,12 @@ static int differing_namespaces(pid_t leader, int *ret) {
 
 /* CapBnd and NoNewPrivs of PID ("self" when 0). */
 static int read_cap_status(pid_t pid, uint64_t *ret_bnd, bool *ret_nnp) {
-        _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
         const char *l;
-        char p[64];
         unsigned nnp = 0;
         int r;
 
-        if (pid > 0)
-                snprintf(p, sizeof(p), "/proc/%i/status", (int) pid);
-        else
-                snprintf(p, sizeof(p), "/proc/self/status");
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? -ESRCH : negative_errno();
-        /* procfs files report size 0: read_fd_full() reads until EOF. */
-        r = read_fd_full(fd, 64 * 1024, &buf, NULL);
+        r = proc_read_file(pid, "status", &buf);
         if (r < 0)
                 return r;
         l = strstr(buf, "\nCapBnd:");

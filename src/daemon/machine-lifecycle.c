@@ -55,17 +55,11 @@ static const char *berth_spawn_path(void) {
 /* ---- power off and reboot ---- */
 
 static int proc_ppid(pid_t pid, pid_t *ret) {
-        _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
-        char p[64];
         const char *l;
         int r;
 
-        snprintf(p, sizeof(p), "/proc/%i/status", (int) pid);
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? -ESRCH : negative_errno();
-        r = read_fd_full(fd, 64 * 1024, &buf, NULL);
+        r = proc_read_file(pid, "status", &buf);
         if (r < 0)
                 return r;
         l = strstr(buf, "\nPPid:");

@@ -10,10 +10,10 @@
 #include <sys/wait.h>
 
 #include "machine-seccomp.h"
+#include "machine.h"
 #include "macro.h"
 #include "resolve.h"
 
-#define STATUS_SIZE_MAX (64U * 1024U)
 /* What the reading child sends: a result, then the chain (count, then length, flags and
  * instructions of each filter). The chain's limit bounds it. */
 #define WIRE_SIZE_MAX (sizeof(int32_t) + sizeof(uint32_t) + \
@@ -45,23 +45,12 @@ int seccomp_status_parse(const char *status, int *ret_mode, int *ret_n_filters) 
         return 0;
 }
 
-static int read_status(pid_t pid, char **ret) {
-        _cleanup_close_ int fd = -EBADF;
-        char p[64];
-
-        snprintf(p, sizeof(p), "/proc/%i/status", (int) pid);
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? -ESRCH : negative_errno();
-        return read_fd_full(fd, STATUS_SIZE_MAX, ret, NULL);
-}
-
 static bool is_traced(pid_t pid) {
         _cleanup_free_ char *status = NULL;
         const char *l;
         int tracer = 0;
 
-        if (read_status(pid, &status) < 0)
+        if (proc_read_file(pid, "status", &status) < 0)
                 return false;
         l = strstr(status, "\nTracerPid:");
         return l && sscanf(l + 11, "%d", &tracer) == 1 && tracer != 0;
@@ -310,7 +299,7 @@ int seccomp_chain_read(pid_t pid, SeccompChain *ret) {
         _cleanup_free_ char *status = NULL;
         int r, mode, n_filters;
 
-        r = read_status(pid, &status);
+        r = proc_read_file(pid, "status", &status);
         if (r < 0)
                 return r;
         r = seccomp_status_parse(status, &mode, &n_filters);

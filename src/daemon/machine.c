@@ -92,11 +92,14 @@ Machine *machine_free(Machine *m) {
         return NULL;
 }
 
-static int read_proc_file(pid_t pid, const char *what, char **ret) {
+int proc_read_file(pid_t pid, const char *what, char **ret) {
         char p[64];
         _cleanup_close_ int fd = -EBADF;
 
-        snprintf(p, sizeof p, "/proc/%i/%s", (int) pid, what);
+        if (pid == 0)
+                snprintf(p, sizeof p, "/proc/self/%s", what);
+        else
+                snprintf(p, sizeof p, "/proc/%i/%s", (int) pid, what);
         fd = open(p, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? -ESRCH : negative_errno();
@@ -110,7 +113,7 @@ int proc_starttime(pid_t pid, uint64_t *ret) {
 
         if (pid <= 0)
                 return -EINVAL;
-        r = read_proc_file(pid, "stat", &buf);
+        r = proc_read_file(pid, "stat", &buf);
         if (r < 0)
                 return r;
         /* The command name (field 2) may contain anything, even ") ": skip to its last ')'. */
@@ -141,7 +144,7 @@ int proc_cgroup(pid_t pid, char **ret) {
         char *l, *e;
         int r;
 
-        r = read_proc_file(pid, "cgroup", &buf);
+        r = proc_read_file(pid, "cgroup", &buf);
         if (r < 0)
                 return r;
         l = startswith(buf, "0::") ? buf : strstr(buf, "\n0::");
@@ -158,7 +161,7 @@ int proc_uid(pid_t pid, uid_t *ret) {
         const char *l;
         int r;
 
-        r = read_proc_file(pid, "status", &buf);
+        r = proc_read_file(pid, "status", &buf);
         if (r < 0)
                 return r;
         l = strstr(buf, "\nUid:");

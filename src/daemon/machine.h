@@ -113,6 +113,8 @@ int machine_terminate(Machine *m);
  * can be freed now, 0 while its scope still waits to empty. */
 int machine_leader_exited(Machine *m);
 
+/* The contents of /proc/PID/WHAT (PID 0: /proc/self), up to 64 KiB; -ESRCH when PID is gone. */
+int proc_read_file(pid_t pid, const char *what, char **ret);
 /* Start time of PID in clock ticks since boot (field 22 of /proc/PID/stat). */
 int proc_starttime(pid_t pid, uint64_t *ret);
 /* The cgroup2 path ("0::" line) of PID, relative to the cgroup2 mount, e.g. "/a/b.scope". */
