@@ -139,23 +139,6 @@ int proc_starttime(pid_t pid, uint64_t *ret) {
         return -EBADMSG;
 }
 
-int proc_cgroup(pid_t pid, char **ret) {
-        _cleanup_free_ char *buf = NULL;
-        char *l, *e;
-        int r;
-
-        r = proc_read_file(pid, "cgroup", &buf);
-        if (r < 0)
-                return r;
-        l = startswith(buf, "0::") ? buf : strstr(buf, "\n0::");
-        if (!l)
-                return -ENOMEDIUM;
-        l = strstr(l, "0::") + 3;
-        e = strchrnul(l, '\n');
-        *ret = strndup(l, (size_t) (e - l));
-        return *ret ? 0 : -ENOMEM;
-}
-
 int proc_uid(pid_t pid, uid_t *ret) {
         _cleanup_free_ char *buf = NULL;
         const char *l;

@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 #include <systemd/sd-id128.h>
 
+#include "cgroup-util.h"
 #include "macro.h"
 
 typedef struct Manager Manager;
@@ -117,7 +118,5 @@ int machine_leader_exited(Machine *m);
 int proc_read_file(pid_t pid, const char *what, char **ret);
 /* Start time of PID in clock ticks since boot (field 22 of /proc/PID/stat). */
 int proc_starttime(pid_t pid, uint64_t *ret);
-/* The cgroup2 path ("0::" line) of PID, relative to the cgroup2 mount, e.g. "/a/b.scope". */
-int proc_cgroup(pid_t pid, char **ret);
 /* Real uid of PID, from /proc/PID/status. */
 int proc_uid(pid_t pid, uid_t *ret);

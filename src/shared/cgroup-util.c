@@ -80,3 +80,28 @@ int cgroup_rmdir_tree(const char *path) {
         }
         return rmdir(path) < 0 && errno != ENOENT ? negative_errno() : 0;
 }
+
+int proc_cgroup(pid_t pid, char **ret) {
+        _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        char p[64], *l, *e;
+        int r;
+
+        if (pid == 0)
+                snprintf(p, sizeof(p), "/proc/self/cgroup");
+        else
+                snprintf(p, sizeof(p), "/proc/%i/cgroup", (int) pid);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? -ESRCH : negative_errno();
+        r = read_fd_full(fd, 64 * 1024, &buf, NULL);
+        if (r < 0)
+                return r;
+        l = startswith(buf, "0::") ? buf : strstr(buf, "\n0::");
+        if (!l)
+                return -ENOMEDIUM;
+        l = strstr(l, "0::") + 3;
+        e = strchrnul(l, '\n');
+        *ret = strndup(l, (size_t) (e - l));
+        return *ret ? 0 : -ENOMEM;
+}

@@ -3,6 +3,8 @@
  * holds processes, killing all of them. */
 #pragma once
 
+#include <sys/types.h>
+
 /* The cgroup2 mount point: /sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on hybrid
  * ones; -ENOMEDIUM when there is none. */
 int cgroup2_mount_point(const char **ret);
@@ -20,3 +22,6 @@ int cgroup_kill_all(const char *path);
 /* Removes the (empty) cgroup PATH and every directory below it, deepest first: a container's
  * own init may have made a whole tree (init.scope, system.slice, ...). 0 if PATH is gone. */
 int cgroup_rmdir_tree(const char *path);
+/* The cgroup2 path ("0::" line) of PID (0: ourselves), relative to the cgroup2 mount, e.g.
+ * "/a/b.scope". -ESRCH when PID is gone. */
+int proc_cgroup(pid_t pid, char **ret);

@@ -13,32 +13,6 @@
 #include "log.h"
 #include "resolve.h"
 
-/* The cgroup2 path of PID (0: ourselves), from the "0::" line of /proc/PID/cgroup. */
-static int pid_cgroup(pid_t pid, char **ret) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *buf = NULL;
-        char p[64], *l, *e;
-        int r;
-
-        if (pid == 0)
-                snprintf(p, sizeof(p), "/proc/self/cgroup");
-        else
-                snprintf(p, sizeof(p), "/proc/%i/cgroup", (int) pid);
-        fd = open(p, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        r = read_fd_full(fd, 64 * 1024, &buf, NULL);
-        if (r < 0)
-                return r;
-        l = strstr(buf, "0::");
-        if (!l || (l != buf && l[-1] != '\n'))
-                return -ENOMEDIUM;
-        l += 3;
-        e = strchrnul(l, '\n');
-        *ret = strndup(l, (size_t) (e - l));
-        return *ret ? 0 : -ENOMEM;
-}
-
 /* A cgroup that cannot be read counts as populated: never remove what we cannot see into. */
 static bool cgroup_is_populated(const char *path) {
         int r = cgroup_populated(path);
@@ -148,7 +122,7 @@ static void unit_leave_supervisor(const char *unit) {
         const char *root;
         int r;
 
-        if (cgroup2_mount_point(&root) < 0 || pid_cgroup(0, &own) < 0 ||
+        if (cgroup2_mount_point(&root) < 0 || proc_cgroup(0, &own) < 0 ||
             asprintf(&sup, "%s/supervisor", unit) < 0)
                 return;
         if (!startswith(sup, root) || !streq(sup + strlen(root), own))
@@ -171,7 +145,7 @@ int machine_cgroup_create(const char *machine, bool keep_unit, MachineCgroup *re
                 return log_error_errno(r, "No cgroup2 hierarchy is mounted: %m");
 
         if (keep_unit) {
-                r = pid_cgroup(0, &own);
+                r = proc_cgroup(0, &own);
                 if (r < 0)
                         return log_error_errno(r, "Failed to find our own cgroup: %m");
                 if (asprintf(&scope, "%s%s", root, streq(own, "/") ? "" : own) < 0)
@@ -210,7 +184,7 @@ int machine_cgroup_join_scope(pid_t pid, MachineCgroup *ret) {
         r = cgroup2_mount_point(&root);
         if (r < 0)
                 return log_error_errno(r, "No cgroup2 hierarchy is mounted: %m");
-        r = pid_cgroup(pid, &cg);
+        r = proc_cgroup(pid, &cg);
         if (r < 0)
                 return log_error_errno(r, "Failed to find the cgroup of the container: %m");
         if (streq(cg, "/"))
