@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include "bus-errors.h"
+#include "copy-tree.h"
 #include "image.h"
 #include "image-dbus.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "name-util.h"
 #include "operation.h"
+#include "rm-rf.h"
 #include "strv.h"
 
 #define MANAGE_IMAGES "org.berth.machine1.manage-images"
@@ -209,7 +211,7 @@ static _noreturn_ void clone_worker(int result_fd, int src_fd, const char *new_n
                 (void) operation_report_errorf(result_fd, r, NULL, "Failed to make the new image: %s", strerror(-r));
                 _exit(1);
         }
-        r = image_copy_tree(src_fd, tmp);
+        r = copy_tree(src_fd, tmp);
         if (r >= 0)
                 r = RET_NERRNO(renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE));
         if (r < 0) {

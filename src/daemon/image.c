@@ -18,6 +18,7 @@
 #include "fd-util.h"
 #include "image.h"
 #include "name-util.h"
+#include "rm-rf.h"
 
 /* The read-only pool directories, searched after the writable one. */
 static const char *const vendor_pools[] = { "/usr/local/lib/machines", "/usr/lib/machines" };
@@ -208,18 +209,6 @@ static int parent_fd(const Image *i, int *ret) {
         return 0;
 }
 
-/* Sets (SET) or clears FS_IMMUTABLE_FL on directory FD; returns whether it was set before. */
-static int chattr_immutable(int fd, bool set) {
-        unsigned attr = 0, n;
-
-        if (ioctl(fd, FS_IOC_GETFLAGS, &attr) < 0)
-                return errno == ENOTTY || errno == EINVAL ? -EOPNOTSUPP : negative_errno();
-        n = set ? (attr | FS_IMMUTABLE_FL) : (attr & ~FS_IMMUTABLE_FL);
-        if (n != attr && ioctl(fd, FS_IOC_SETFLAGS, &n) < 0)
-                return errno == ENOTTY || errno == EINVAL ? -EOPNOTSUPP : negative_errno();
-        return !!(attr & FS_IMMUTABLE_FL);
-}
-
 static int open_image_dir(int parent, const char *name) {
         int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 
@@ -346,63 +335,6 @@ int image_hide_for_removal(Image *i, char **ret_hidden) {
 }
 
 /* Removes entry NAME of DIR_FD (on device DEV) and, for a directory, all below. */
-static int rm_rf_at(int dir_fd, const char *name, dev_t dev) {
-        _cleanup_(closedirp) DIR *d = NULL;
-        struct dirent *de;
-        struct stat st;
-        int fd, r = 0;
-
-        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                return errno == ENOENT ? 0 : negative_errno();
-        if (!S_ISDIR(st.st_mode))
-                return RET_NERRNO(unlinkat(dir_fd, name, 0));
-        if (st.st_dev != dev)
-                return -EBUSY;
-
-        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0)
-                return negative_errno();
-        (void) chattr_immutable(fd, false);
-        d = fdopendir(fd);
-        if (!d) {
-                r = negative_errno();
-                safe_close(fd);
-                return r;
-        }
-        while ((de = readdir(d))) {
-                int q;
-
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                q = rm_rf_at(dirfd(d), de->d_name, dev);
-                if (q < 0 && r == 0)
-                        r = q;
-        }
-        if (r < 0)
-                return r;
-        return RET_NERRNO(unlinkat(dir_fd, name, AT_REMOVEDIR));
-}
-
-int rm_rf_path(const char *path) {
-        _cleanup_free_ char *dir = strdup(path);
-        _cleanup_close_ int parent = -EBADF;
-        struct stat st;
-        char *slash;
-
-        if (!dir)
-                return -ENOMEM;
-        slash = strrchr(dir, '/');
-        if (!slash || slash == dir || streq(slash, "/"))
-                return -EINVAL;
-        *slash = '\0';
-        parent = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (parent < 0)
-                return negative_errno();
-        if (fstat(parent, &st) < 0)
-                return negative_errno();
-        return rm_rf_at(parent, slash + 1, st.st_dev);
-}
-
 int image_pool_clean(void) {
         _cleanup_(closedirp) DIR *d = opendir(image_pool_path());
         struct dirent *de;

@@ -65,16 +65,6 @@ int image_set_read_only(Image *i, bool read_only);
  * rm_rf_path() to remove at leisure. */
 int image_hide_for_removal(Image *i, char **ret_hidden);
 
-/* Removes PATH and everything below it, never following symlinks nor crossing into other file
- * systems (a mount point below is left, and the removal then fails with -EBUSY). */
-int rm_rf_path(const char *path);
-
 /* Removes the ".#" leftovers of interrupted operations from the writable pool. Returns the
  * number removed or a negative errno. */
 int image_pool_clean(void);
-
-/* Copies the directory tree SRC_FD into the empty directory DEST (absolute),
- * keeping owners, modes, timestamps, xattrs (ACLs with them), hard links, device nodes,
- * symlinks and holes, with reflinks where the file system can. Does not cross mount points
- * (they become empty directories). On failure DEST may be left half done. */
-int image_copy_tree(int src_fd, const char *dest);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Copying a directory image for CloneImage: reflinks where possible, and everything a tree is made of. */
+/* Copying a whole tree (CloneImage, templates): reflinks where possible, and everything a tree is made of. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "copy-tree.h"
 #include "fd-util.h"
-#include "image.h"
+#include "macro.h"
 
 /* Inodes with several links already copied: the next link to one becomes a hard link. */
 typedef struct HardLink {
@@ -248,7 +249,7 @@ static int copy_dir(CopyContext *c, int src_dir, int dest_dir, const char *rel) 
         return errno > 0 ? -errno : 0;
 }
 
-int image_copy_tree(int src_fd, const char *dest) {
+int copy_tree(int src_fd, const char *dest) {
         CopyContext c = { .dest_root = -EBADF };
         _cleanup_close_ int d = -EBADF;
         struct stat st;
