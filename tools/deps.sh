@@ -8,10 +8,12 @@ PACKAGES=(
 	meson ninja-build pkg-config gcc libc6-dev scdoc
 	libsystemd-dev libmount-dev libblkid-dev libseccomp-dev libmnl-dev libinih-dev
 	libglib2.0-dev libglib-testing-0-dev
-	libsmartcols-dev libjson-c-dev
+	libsmartcols-dev libjson-c-dev libarchive-dev
 	# run and test: trees, namespaces, the testhost, polkit, terminals
 	busybox-static debootstrap systemd systemd-container dbus dbus-bin polkitd
 	iproute2 util-linux procps passwd python3 python3-dbus python3-gi libxml2-utils libglib2.0-bin tmux acl openssh-server
+	# images: partitioning and the file systems of the pool tests
+	fdisk btrfs-progs xfsprogs e2fsprogs
 )
 
 missing=()
