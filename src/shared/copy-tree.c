@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "btrfs-util.h"
 #include "copy-tree.h"
 #include "fd-util.h"
 #include "macro.h"
@@ -25,68 +27,121 @@ typedef struct HardLink {
 
 typedef struct CopyContext {
         int dest_root;
-        dev_t dev;
         HardLink *links;
         size_t n_links;
+        /* The owner every inode we create gets; chown is skipped where the source has it
+         * already. Unset (-1) when the destination's set-group-ID bit makes that unknowable. */
+        uid_t new_uid;
+        gid_t new_gid;
+        char *names, *value; /* xattr buffers, allocated once */
 } CopyContext;
 
 #define XATTR_LIST_MAX_BYTES (64U * 1024U)
 #define XATTR_VALUE_MAX_BYTES (64U * 1024U)
 
-/* Copies the extended attributes of SRC to DEST: both are fds that name the inode (an O_PATH fd
- * works through its /proc/self/fd link). ACLs are the system.posix_acl_* attributes. */
-static int copy_xattrs(int src, int dest) {
-        _cleanup_free_ char *names = NULL, *value = NULL;
-        char sp[64], dp[64];
+/* The xattr calls on either real fds (F), paths (P) or paths not followed (L). */
+typedef enum XattrVia { XATTR_FD, XATTR_PATH, XATTR_LPATH } XattrVia;
+
+static ssize_t x_list(XattrVia via, int fd, const char *p, char *buf, size_t size) {
+        return via == XATTR_FD ? flistxattr(fd, buf, size) :
+               via == XATTR_PATH ? listxattr(p, buf, size) : llistxattr(p, buf, size);
+}
+
+static ssize_t x_get(XattrVia via, int fd, const char *p, const char *k, char *buf, size_t size) {
+        return via == XATTR_FD ? fgetxattr(fd, k, buf, size) :
+               via == XATTR_PATH ? getxattr(p, k, buf, size) : lgetxattr(p, k, buf, size);
+}
+
+static int x_set(XattrVia via, int fd, const char *p, const char *k, const char *v, size_t size) {
+        return via == XATTR_FD ? fsetxattr(fd, k, v, size, 0) :
+               via == XATTR_PATH ? setxattr(p, k, v, size, 0) : lsetxattr(p, k, v, size, 0);
+}
+
+/* Copies the extended attributes of one inode to another, named by fds or paths as VIA says.
+ * ACLs are the system.posix_acl_* attributes; symlinks may carry trusted.* and security.*. */
+static int copy_xattrs_via(CopyContext *c, XattrVia via, int src, const char *sp, int dest, const char *dp) {
         ssize_t n;
 
-        snprintf(sp, sizeof(sp), "/proc/self/fd/%i", src);
-        snprintf(dp, sizeof(dp), "/proc/self/fd/%i", dest);
-        names = malloc(XATTR_LIST_MAX_BYTES);
-        value = malloc(XATTR_VALUE_MAX_BYTES);
-        if (!names || !value)
-                return -ENOMEM;
-        n = listxattr(sp, names, XATTR_LIST_MAX_BYTES);
+        /* Most files have none: one call says so, before any buffer is touched. */
+        n = x_list(via, src, sp, NULL, 0);
+        if (n <= 0)
+                return n < 0 && errno != ENOTSUP ? negative_errno() : 0;
+        if (!c->names) {
+                c->names = malloc(XATTR_LIST_MAX_BYTES);
+                c->value = malloc(XATTR_VALUE_MAX_BYTES);
+                if (!c->names || !c->value)
+                        return -ENOMEM;
+        }
+        n = x_list(via, src, sp, c->names, XATTR_LIST_MAX_BYTES);
         if (n < 0)
                 return errno == ENOTSUP ? 0 : negative_errno();
-        for (char *k = names; k < names + n; k += strlen(k) + 1) {
-                ssize_t v = getxattr(sp, k, value, XATTR_VALUE_MAX_BYTES);
+        for (char *k = c->names; k < c->names + n; k += strlen(k) + 1) {
+                ssize_t v = x_get(via, src, sp, k, c->value, XATTR_VALUE_MAX_BYTES);
 
                 if (v < 0) {
                         if (errno == ENODATA)
                                 continue;
                         return negative_errno();
                 }
-                if (setxattr(dp, k, value, (size_t) v, 0) < 0 && errno != ENOTSUP)
+                if (x_set(via, dest, dp, k, c->value, (size_t) v) < 0 && errno != ENOTSUP)
                         return negative_errno();
         }
         return 0;
 }
 
+/* A symlink's own attributes: through its directory's fd link plus its name, with the l*xattr
+ * calls, since /proc/self/fd/N of an O_PATH fd of the symlink would be followed to its target
+ * (or, with the l* calls, name the proc link itself). */
+static int copy_symlink_xattrs(CopyContext *c, int src_dir, int dest_dir, const char *name) {
+        char sp[64 + NAME_MAX], dp[64 + NAME_MAX];
+
+        snprintf(sp, sizeof(sp), "/proc/self/fd/%i/%s", src_dir, name);
+        snprintf(dp, sizeof(dp), "/proc/self/fd/%i/%s", dest_dir, name);
+        return copy_xattrs_via(c, XATTR_LPATH, -EBADF, sp, -EBADF, dp);
+}
+
 /* Owner, then mode (chown clears set-id bits), then xattrs (chown drops security.capability),
- * then times. FD names the new inode; for symlinks only owner and times apply. */
-static int copy_metadata(int src, int fd, const struct stat *st) {
+ * then times. FD names the new inode; for symlinks only owner and times apply. Regular files
+ * and directories come as real fds and get the f* calls; device nodes and FIFOs as O_PATH
+ * fds, reached through their /proc/self/fd links. */
+static int copy_metadata(CopyContext *c, int src, int fd, const struct stat *st) {
         struct timespec ts[2] = { st->st_atim, st->st_mtim };
+        bool real_fd = S_ISREG(st->st_mode) || S_ISDIR(st->st_mode);
+        char sp[64], dp[64];
         int r;
 
-        if (S_ISLNK(st->st_mode)) {
-                if (fchownat(fd, "", st->st_uid, st->st_gid, AT_EMPTY_PATH) < 0)
-                        return negative_errno();
-                return RET_NERRNO(utimensat(fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
-        }
-        if (fchownat(fd, "", st->st_uid, st->st_gid, AT_EMPTY_PATH) < 0)
+        /* Most of a tree is root's: its new inodes are already owned right. */
+        if ((st->st_uid != c->new_uid || st->st_gid != c->new_gid) &&
+            fchownat(fd, "", st->st_uid, st->st_gid, AT_EMPTY_PATH) < 0)
                 return negative_errno();
-        {
-                char p[64];
+        if (S_ISLNK(st->st_mode))
+                return RET_NERRNO(utimensat(fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
 
-                snprintf(p, sizeof(p), "/proc/self/fd/%i", fd);
-                if (chmod(p, st->st_mode & 07777) < 0)
-                        return negative_errno();
-        }
-        r = copy_xattrs(src, fd);
+        snprintf(sp, sizeof(sp), "/proc/self/fd/%i", src);
+        snprintf(dp, sizeof(dp), "/proc/self/fd/%i", fd);
+        if ((real_fd ? fchmod(fd, st->st_mode & 07777) : chmod(dp, st->st_mode & 07777)) < 0)
+                return negative_errno();
+        r = copy_xattrs_via(c, real_fd ? XATTR_FD : XATTR_PATH, src, sp, fd, dp);
         if (r < 0)
                 return r;
         return RET_NERRNO(utimensat(fd, "", ts, AT_EMPTY_PATH));
+}
+
+/* Copies up to SIZE bytes at OFFSET of SRC to the same offset of DEST by read and write.
+ * Returns the number copied (0 at the end of SRC) or a negative errno. */
+static ssize_t copy_bytes(int src, int dest, off_t offset, size_t size) {
+        char buf[64 * 1024];
+        ssize_t n, w;
+
+        n = pread(src, buf, MIN(size, sizeof(buf)), offset);
+        if (n <= 0)
+                return n < 0 ? negative_errno() : 0;
+        for (ssize_t done = 0; done < n; done += w) {
+                w = pwrite(dest, buf + done, (size_t) (n - done), offset + done);
+                if (w < 0)
+                        return negative_errno();
+        }
+        return n;
 }
 
 /* The data of SRC into the empty DEST: a reflink of the whole file, or the data extents one by
@@ -110,8 +165,14 @@ static int copy_data(int src, int dest, off_t size) {
                         loff_t in = data, out = data;
                         ssize_t n = copy_file_range(src, &in, dest, &out, (size_t) (hole - data), 0);
 
+                        /* Between file systems of different types the kernel refuses (EXDEV);
+                         * some refuse it altogether: then the bytes go through us. */
+                        if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS))
+                                n = copy_bytes(src, dest, data, (size_t) (hole - data));
+                        else if (n < 0)
+                                n = negative_errno();
                         if (n < 0)
-                                return negative_errno();
+                                return (int) n;
                         if (n == 0)
                                 break; /* the file shrank under us */
                         data += n;
@@ -183,15 +244,20 @@ static int copy_entry(CopyContext *c, int src_dir, int dest_dir, const char *nam
                 if (dest < 0)
                         return negative_errno();
         }
-        r = copy_metadata(src, dest, st);
+        r = copy_metadata(c, src, dest, st);
         if (r < 0)
                 return r;
+        if (S_ISLNK(st->st_mode)) {
+                r = copy_symlink_xattrs(c, src_dir, dest_dir, name);
+                if (r < 0)
+                        return r;
+        }
         if (st->st_nlink > 1)
                 return remember_link(c, st, rel);
         return 0;
 }
 
-static int copy_child(CopyContext *c, int src_dir, int dest_dir, const char *name, const char *rel) {
+static int copy_child(CopyContext *c, int src_dir, dev_t src_dev, int dest_dir, const char *name, const char *rel) {
         _cleanup_free_ char *path = NULL;
         struct stat st;
 
@@ -204,31 +270,40 @@ static int copy_child(CopyContext *c, int src_dir, int dest_dir, const char *nam
 
         {
                 _cleanup_close_ int s = -EBADF, d = -EBADF;
-                int r;
+                int mp, r;
 
-                if (mkdirat(dest_dir, name, 0700) < 0)
-                        return negative_errno();
+                /* A mount point below the image is not part of it: an empty directory. A btrfs
+                 * subvolume is (a device of its own, no mount point): a subvolume again where
+                 * the destination can, so that it stays one. */
+                mp = dirent_is_mount_point(src_dir, name);
+                if (mp < 0)
+                        return mp;
+                if (mp > 0 || st.st_dev == src_dev || btrfs_subvol_make_at(dest_dir, name) < 0)
+                        if (mkdirat(dest_dir, name, 0700) < 0)
+                                return negative_errno();
                 d = openat(dest_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (d < 0)
                         return negative_errno();
                 s = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
                 if (s < 0)
                         return negative_errno();
-                /* A mount point below the image is not part of it: an empty directory. */
-                if (st.st_dev == c->dev) {
+                if (mp == 0) {
                         r = copy_dir(c, s, d, path);
                         if (r < 0)
                                 return r;
                 }
-                return copy_metadata(s, d, &st);
+                return copy_metadata(c, s, d, &st);
         }
 }
 
 static int copy_dir(CopyContext *c, int src_dir, int dest_dir, const char *rel) {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
+        struct stat st;
         int fd, r;
 
+        if (fstat(src_dir, &st) < 0)
+                return negative_errno();
         fd = fcntl(src_dir, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
                 return negative_errno();
@@ -242,7 +317,7 @@ static int copy_dir(CopyContext *c, int src_dir, int dest_dir, const char *rel) 
         while ((errno = 0, de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))
                         continue;
-                r = copy_child(c, src_dir, dest_dir, de->d_name, rel);
+                r = copy_child(c, src_dir, st.st_dev, dest_dir, de->d_name, rel);
                 if (r < 0)
                         return r;
         }
@@ -252,7 +327,7 @@ static int copy_dir(CopyContext *c, int src_dir, int dest_dir, const char *rel) 
 int copy_tree(int src_fd, const char *dest) {
         CopyContext c = { .dest_root = -EBADF };
         _cleanup_close_ int d = -EBADF;
-        struct stat st;
+        struct stat st, dst;
         int r;
 
         if (fstat(src_fd, &st) < 0)
@@ -263,12 +338,19 @@ int copy_tree(int src_fd, const char *dest) {
         if (d < 0)
                 return negative_errno();
         c.dest_root = d;
-        c.dev = st.st_dev;
+        if (fstat(d, &dst) < 0)
+                return negative_errno();
+        /* Our mkdirat() keeps directories 0700 until their children are done, so only a
+         * set-group-ID destination passes another group down to what we create. */
+        c.new_uid = dst.st_mode & S_ISGID ? (uid_t) -1 : geteuid();
+        c.new_gid = dst.st_mode & S_ISGID ? (gid_t) -1 : getegid();
         r = copy_dir(&c, src_fd, d, "");
         if (r >= 0)
-                r = copy_metadata(src_fd, d, &st);
+                r = copy_metadata(&c, src_fd, d, &st);
         for (size_t i = 0; i < c.n_links; i++)
                 free(c.links[i].path);
         free(c.links);
+        free(c.names);
+        free(c.value);
         return r;
 }

@@ -108,3 +108,15 @@ int stdio_open_nonblock(int fd, bool output, int *ret_fd, bool *ret_owned, int *
         *ret_owned = true;
         return 0;
 }
+
+int dirent_is_mount_point(int dir_fd, const char *name) {
+        struct statx a, b;
+
+        /* No shortcut on equal devices: a bind mount of the same file system has them too. */
+        if (statx(dir_fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &a) < 0 ||
+            statx(dir_fd, name, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &b) < 0)
+                return negative_errno();
+        if (!(a.stx_mask & STATX_MNT_ID) || !(b.stx_mask & STATX_MNT_ID))
+                return 1; /* cannot tell: the safe answer */
+        return a.stx_mnt_id != b.stx_mnt_id;
+}

@@ -29,3 +29,8 @@ static inline void closedirp(DIR **d) {
         if (*d)
                 (void) closedir(*d);
 }
+
+/* Whether entry NAME of DIR_FD is a mount point: 1, 0, or a negative errno. By mount ID, not
+ * device number: a btrfs subvolume has a device number of its own without being a mount
+ * point, and a bind mount of the same file system has the same one while being one. */
+int dirent_is_mount_point(int dir_fd, const char *name);

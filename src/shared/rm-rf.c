@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "btrfs-util.h"
 #include "fd-util.h"
 #include "macro.h"
 #include "rm-rf.h"
@@ -36,8 +37,13 @@ int rm_rf_at(int dir_fd, const char *name, dev_t dev) {
                 return errno == ENOENT ? 0 : negative_errno();
         if (!S_ISDIR(st.st_mode))
                 return RET_NERRNO(unlinkat(dir_fd, name, 0));
+        r = dirent_is_mount_point(dir_fd, name);
+        if (r != 0)
+                return r < 0 ? r : -EBUSY;
+        /* A device of its own without being a mount point: a btrfs subvolume, which goes with
+         * the subvolumes nested in it by the file system's own means. */
         if (st.st_dev != dev)
-                return -EBUSY;
+                return btrfs_subvol_remove_at(dir_fd, name);
 
         fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0)

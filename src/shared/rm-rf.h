@@ -9,8 +9,9 @@
  * where the file system has no such flag. */
 int chattr_immutable(int fd, bool set);
 
-/* Removes NAME below DIR_FD and everything below it, never following symlinks; a directory on
- * another device than DEV (a mount point) is not entered and fails the removal with -EBUSY. */
+/* Removes NAME below DIR_FD and everything below it, never following symlinks; a mount point
+ * is not entered and fails the removal with -EBUSY; a btrfs subvolume (a device other than DEV
+ * that is no mount point) is deleted as one, nested ones included. */
 int rm_rf_at(int dir_fd, const char *name, dev_t dev);
 
 /* Removes PATH and everything below it, never following symlinks nor crossing into other file
