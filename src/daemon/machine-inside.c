@@ -822,8 +822,14 @@ static int method_map_to_group(sd_bus_message *message, void *userdata, sd_bus_e
 static int property_get_image(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Machine *m = userdata;
+        const char *name = strempty(image_name_from_root(m->root_directory));
+        size_t n = strlen(name);
 
-        return sd_bus_message_append(reply, "s", strempty(image_name_from_root(m->root_directory)));
+        /* A raw image registers its file as the root: its image name is the file's without
+         * the suffix, as in the pool. */
+        if (n > 4 && streq(name + n - 4, ".raw"))
+                return sd_bus_message_append(reply, "s", strndupa(name, n - 4));
+        return sd_bus_message_append(reply, "s", name);
 }
 
 /* Properties cannot fail politely (GetAll would fail with them): what cannot be read is empty. */

@@ -43,6 +43,7 @@ enum {
         ARG_REGISTER,
         ARG_SLICE,
         ARG_PROPERTY,
+        ARG_TEMPLATE,
 };
 
 static void help(void) {
@@ -53,10 +54,12 @@ static void help(void) {
                "  -q --quiet                Only show errors\n"
                "Image:\n"
                "  -D --directory=PATH       Root directory of the container\n"
+               "  -i --image=FILE|DEVICE    Raw disk image (GPT or a bare file system) to boot\n"
                "  -M --machine=NAME         Machine name; finds the image in the pool without -D\n"
                "     --hostname=NAME        Hostname inside (default: the machine name)\n"
                "     --uuid=UUID            The machine's UUID\n"
                "     --read-only            Mount the root read-only\n"
+               "     --template=BASE        Create the tree from BASE (path or pool image) on first use\n"
                "Execution:\n"
                "  -b --boot                 Boot the init of the tree; ARGS go to init\n"
                "     --as-pid1              Run COMMAND as PID 1 itself, without berth's stub init\n"
@@ -139,6 +142,12 @@ static int parse_option(Settings *s, int c, const char *arg) {
         case 'D':
                 free(s->directory);
                 if (absolute_path(arg, &s->directory) < 0)
+                        return log_oom();
+                s->set_mask |= SETTING_DIRECTORY;
+                break;
+        case 'i':
+                free(s->image);
+                if (absolute_path(arg, &s->image) < 0)
                         return log_oom();
                 s->set_mask |= SETTING_DIRECTORY;
                 break;
@@ -326,6 +335,15 @@ static int parse_option(Settings *s, int c, const char *arg) {
                 if (strv_extend(&s->properties, arg) < 0)
                         return log_oom();
                 break;
+        case ARG_TEMPLATE:
+                free(s->template_base);
+                s->template_base = NULL;
+                /* A path, or the name of an image in the pool as nspawn takes it. */
+                if (!strchr(arg, '/') && !image_name_is_valid(arg))
+                        FAIL(-EINVAL, "Invalid template image name: %s", arg);
+                if (strchr(arg, '/') ? absolute_path(arg, &s->template_base) < 0 : !(s->template_base = strdup(arg)))
+                        return log_oom();
+                break;
         case 'q':
                 log_set_max_level(LOG_ERR);
                 break;
@@ -341,6 +359,7 @@ int args_parse(int argc, char *argv[], Settings *s) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "quiet", no_argument, NULL, 'q' },
                 { "directory", required_argument, NULL, 'D' },
+                { "image", required_argument, NULL, 'i' },
                 { "machine", required_argument, NULL, 'M' },
                 { "hostname", required_argument, NULL, ARG_HOSTNAME },
                 { "uuid", required_argument, NULL, ARG_UUID },
@@ -374,12 +393,13 @@ int args_parse(int argc, char *argv[], Settings *s) {
                 { "register", required_argument, NULL, ARG_REGISTER },
                 { "slice", required_argument, NULL, ARG_SLICE },
                 { "property", required_argument, NULL, ARG_PROPERTY },
+                { "template", required_argument, NULL, ARG_TEMPLATE },
                 {}
         };
         int c, r;
 
         /* "+": stop at the first non-option, so the command's own options stay its own. */
-        while ((c = getopt_long(argc, argv, "+hqD:M:bu:E:xUnP", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "+hqD:i:M:bu:E:xUnP", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         help();

@@ -27,8 +27,16 @@ InitKind init_kind_from_string(const char *s) {
         return _INIT_KIND_INVALID;
 }
 
-int image_find(const char *name, char **ret) {
-        static const char *const pool[] = { MACHINES_DIR, "/usr/local/lib/machines", "/usr/lib/machines" };
+const char *image_pool_dir(void) {
+        const char *e = getenv("BERTH_IMAGE_POOL");
+
+        return !isempty(e) && e[0] == '/' ? e : MACHINES_DIR;
+}
+
+/* NAME (plus SUFFIX) in the pool directories, the writable one first, if it is a directory (RAW
+ * false) or a regular file or block device (RAW true). */
+static int pool_find(const char *name, const char *suffix, bool raw, char **ret) {
+        const char *const pool[] = { image_pool_dir(), "/usr/local/lib/machines", "/usr/lib/machines" };
 
         if (!image_name_is_valid(name))
                 return -EINVAL;
@@ -36,19 +44,38 @@ int image_find(const char *name, char **ret) {
                 _cleanup_free_ char *p = NULL;
                 struct stat st;
 
-                if (asprintf(&p, "%s/%s", pool[i], name) < 0)
+                if (asprintf(&p, "%s/%s%s", pool[i], name, suffix) < 0)
                         return -ENOMEM;
                 if (stat(p, &st) < 0) {
                         if (errno == ENOENT)
                                 continue;
                         return negative_errno();
                 }
-                if (!S_ISDIR(st.st_mode))
+                if (raw ? !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) : !S_ISDIR(st.st_mode))
                         continue;
                 *ret = TAKE_PTR(p);
                 return 0;
         }
         return -ENOENT;
+}
+
+int image_find(const char *name, char **ret) {
+        return pool_find(name, "", false, ret);
+}
+
+int image_find_raw(const char *name, char **ret) {
+        return pool_find(name, ".raw", true, ret);
+}
+
+char *image_raw_name(const char *path) {
+        const char *base = strrchr(path, '/');
+        size_t n;
+
+        base = base ? base + 1 : path;
+        n = strlen(base);
+        if (n > 4 && streq(base + n - 4, ".raw"))
+                n -= 4;
+        return strndup(base, n);
 }
 
 static InitKind kind_of(int fd) {

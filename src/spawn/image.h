@@ -19,6 +19,15 @@ InitKind init_kind_from_string(const char *s);
  * path of a directory image in *RET, or -ENOENT. */
 int image_find(const char *name, char **ret);
 
+/* Looks for NAME.raw (a regular file or a block device) in the same pool directories. */
+int image_find_raw(const char *name, char **ret);
+
+/* The machine name of a raw image path: its file name without ".raw". NULL when out of memory. */
+char *image_raw_name(const char *path);
+
+/* The writable pool directory: $BERTH_IMAGE_POOL (an absolute path, as for berthd) or MACHINES_DIR. */
+const char *image_pool_dir(void);
+
 /* Finds the init of the tree below ROOT_FD the way nspawn does (systemd first, then
  * /sbin/init), resolved inside the tree. Returns its path inside the tree and its kind. */
 int image_find_init(int root_fd, char **ret_path, InitKind *ret_kind);

@@ -7,38 +7,56 @@
 
 #include "args.h"
 #include "container.h"
+#include "image-lock-spawn.h"
 #include "image.h"
+#include "image-mount.h"
 #include "log.h"
 #include "name-util.h"
 #include "register.h"
 #include "settings-file.h"
 #include "settings.h"
 #include "strv.h"
+#include "template.h"
 
 /* Fills in what the command line left open and refuses combinations that cannot work. */
 static int settings_complete(Settings *s) {
         struct stat st;
         int r;
 
-        if (!s->directory) {
+        if (s->directory && s->image)
+                return log_error_errno(-EINVAL, "--directory= and --image= exclude each other.");
+        if (!s->directory && !s->image) {
                 if (!s->machine)
-                        return log_error_errno(-EINVAL, "Neither --directory= nor --machine= given.");
+                        return log_error_errno(-EINVAL, "Neither --directory=, --image= nor --machine= given.");
                 r = image_find(s->machine, &s->directory);
+                if (r == -ENOENT)
+                        r = image_find_raw(s->machine, &s->image);
                 if (r < 0)
                         return log_error_errno(r, "No image '%s' in the image pool: %m", s->machine);
         }
-        if (stat(s->directory, &st) < 0)
-                return log_error_errno(negative_errno(), "Cannot use %s as the container's root: %m", s->directory);
-        if (!S_ISDIR(st.st_mode))
-                return log_error_errno(-ENOTDIR, "%s is not a directory.", s->directory);
-        if (streq(s->directory, "/"))
-                return log_error_errno(-EINVAL, "Refusing to use the host's root directory as a container.");
+        if (s->image) {
+                r = image_raw_check(s);
+                if (r < 0)
+                        return r;
+        } else {
+                if (stat(s->directory, &st) < 0)
+                        return log_error_errno(negative_errno(), "Cannot use %s as the container's root: %m",
+                                               s->directory);
+                if (!S_ISDIR(st.st_mode))
+                        return log_error_errno(-ENOTDIR, "%s is not a directory.", s->directory);
+                if (streq(s->directory, "/"))
+                        return log_error_errno(-EINVAL, "Refusing to use the host's root directory as a container.");
+        }
 
         if (!s->machine) {
                 /* Like nspawn: the tree's directory name, when it is a valid machine name, and
                  * for an ephemeral run a random suffix, so several can run from one tree. */
-                const char *base = strrchr(s->directory, '/') + 1;
+                _cleanup_free_ char *raw = s->image ? image_raw_name(s->image) : NULL;
+                const char *base = s->image ? raw : strrchr(s->directory, '/') + 1;
                 unsigned suffix = 0;
+
+                if (!base)
+                        return log_oom();
 
                 if (!machine_name_is_valid(base))
                         return log_error_errno(-EINVAL, "Cannot derive a machine name from '%s', use --machine=.", base);
@@ -78,6 +96,7 @@ static int settings_complete(Settings *s) {
 
 int main(int argc, char *argv[]) {
         _cleanup_(settings_done) Settings s;
+        _cleanup_close_ int image_lock_fd = -EBADF;
         int r, status = EXIT_FAILURE;
 
         settings_init(&s);
@@ -85,8 +104,19 @@ int main(int argc, char *argv[]) {
         r = args_parse(argc, argv, &s);
         if (r != 0)
                 return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        r = template_apply(&s);
+        if (r < 0)
+                return EXIT_FAILURE;
         r = settings_complete(&s);
         if (r < 0)
+                return EXIT_FAILURE;
+        /* Before anything is mounted or changed, and held by us (not the container) until we
+         * exit, reboots in place included. */
+        image_lock_fd = spawn_image_lock(&s);
+        if (image_lock_fd < 0)
+                return EXIT_FAILURE;
+        /* After the lock (which is on the image file), before anything looks at the tree. */
+        if (s.image && image_mount_raw(&s) < 0)
                 return EXIT_FAILURE;
 
         for (bool restarted = false;; restarted = true) {

@@ -129,8 +129,9 @@ static int setup_root(const MountContext *c, char **ret_path) {
                 return negative_errno();
 
         if (!s->ephemeral && s->volatile_mode == VOLATILE_NO) {
-                /* Attach a clone of the tree over its own path: only this namespace sees it. */
-                r = bind_at(AT_FDCWD, c->directory, host_fd, c->directory, false,
+                /* Attach a clone of the tree over its own path: only this namespace sees it. A raw
+                 * image's tree is its partitions mounted on each other: all of them come along. */
+                r = bind_at(AT_FDCWD, c->directory, host_fd, c->directory, s->image != NULL,
                             attrs | (s->read_only ? MOUNT_ATTR_RDONLY : 0), c->userns_fd, false);
                 if (r < 0)
                         return r;
@@ -175,6 +176,54 @@ static int copy_usr_links(int tree_fd, int staging_fd) {
         return 0;
 }
 
+/* A raw image's /usr, /home, /srv and /efi are file systems of their own, and an overlay does not
+ * cross into them: each gets an overlay of its own over the root's, its upper layer in the scratch
+ * tmpfs as well, so writes there never reach the image either. */
+static int overlay_image_submounts(const MountContext *c, int staging_fd, unsigned attrs, const char *root) {
+        static const char *const subs[] = { "usr", "home", "srv", "efi" };
+        _cleanup_close_ int tree_fd = -EBADF, root_fd = -EBADF;
+        struct stat tree_st;
+        int r;
+
+        if (!c->settings->image)
+                return 0;
+        tree_fd = open(c->directory, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (tree_fd < 0 || root_fd < 0 || fstat(tree_fd, &tree_st) < 0)
+                return negative_errno();
+        for (size_t i = 0; i < ELEMENTSOF(subs); i++) {
+                _cleanup_close_ int sub_fd = open_in_root(tree_fd, subs[i], O_PATH | O_DIRECTORY, 0);
+                _cleanup_close_ int target_fd = -EBADF;
+                _cleanup_free_ char *opts = NULL;
+                char lower[32], upper[32], work[32], target[64];
+                struct stat st;
+
+                if (sub_fd < 0 || fstat(sub_fd, &st) < 0 || st.st_dev == tree_st.st_dev)
+                        continue;  /* not a partition of its own */
+                snprintf(lower, sizeof(lower), "lower-%s", subs[i]);
+                snprintf(upper, sizeof(upper), "upper-%s", subs[i]);
+                snprintf(work, sizeof(work), "work-%s", subs[i]);
+                r = bind_at(sub_fd, "", staging_fd, lower, false, attrs | MOUNT_ATTR_RDONLY, c->userns_fd, false);
+                if (r < 0)
+                        return r;
+                if (mkdirat(staging_fd, upper, st.st_mode & 07777) < 0 || mkdirat(staging_fd, work, 0700) < 0 ||
+                    fchownat(staging_fd, upper, st.st_uid + (c->idmap_root ? c->uid_shift : 0),
+                             st.st_gid + (c->idmap_root ? c->uid_shift : 0), 0) < 0)
+                        return negative_errno();
+                target_fd = open_in_root(root_fd, subs[i], O_PATH | O_DIRECTORY, 0);
+                if (target_fd < 0)
+                        return log_error_errno(target_fd, "The image's root has no /%s to mount on: %m", subs[i]);
+                if (asprintf(&opts, "lowerdir=%1$s/%2$s,upperdir=%1$s/%3$s,workdir=%1$s/%4$s", STAGING_DIR,
+                             lower, upper, work) < 0)
+                        return log_oom();
+                snprintf(target, sizeof(target), "/proc/self/fd/%d", target_fd);
+                if (mount("overlay", target, "overlay", MS_NODEV, opts) < 0)
+                        return log_error_errno(negative_errno(), "Failed to mount the ephemeral overlay on /%s: %m",
+                                               subs[i]);
+        }
+        return 0;
+}
+
 static int setup_snapshot_root(const MountContext *c, int staging_fd, unsigned attrs, char **ret_path) {
         const Settings *s = c->settings;
         int r;
@@ -201,7 +250,7 @@ static int setup_snapshot_root(const MountContext *c, int staging_fd, unsigned a
         }
 
         if (s->volatile_mode == VOLATILE_STATE) {
-                r = bind_at(AT_FDCWD, c->directory, staging_fd, "/root", false,
+                r = bind_at(AT_FDCWD, c->directory, staging_fd, "/root", s->image != NULL,
                             attrs | MOUNT_ATTR_RDONLY, c->userns_fd, false);
                 if (r < 0)
                         return r;
@@ -239,6 +288,9 @@ static int setup_snapshot_root(const MountContext *c, int staging_fd, unsigned a
                         return log_oom();
                 if (mount("overlay", root, "overlay", MS_NODEV, opts) < 0)
                         return log_error_errno(negative_errno(), "Failed to mount the ephemeral overlay: %m");
+                r = overlay_image_submounts(c, staging_fd, attrs, root);
+                if (r < 0)
+                        return r;
                 *ret_path = TAKE_PTR(root);
                 return 0;
         }

@@ -225,7 +225,9 @@ static int build_call(Registration *reg, const Settings *s, const RegistrationIn
         if (r >= 0)
                 r = a->append_array(m, 'y', info->id, 16);
         if (r >= 0)
-                r = a->append(m, "ssus", "berth", "container", (uint32_t) info->leader, s->directory);
+                /* A raw image's file, not where it happens to be mounted: that is what the
+                 * pool knows it by (ImageBusy, the Image property). */
+                r = a->append(m, "ssus", "berth", "container", (uint32_t) info->leader, s->image ?: s->directory);
         if (r >= 0 && info->n_ifindices > 0)
                 r = a->append_array(m, 'i', info->ifindices, info->n_ifindices * sizeof(int));
         if (r < 0 || s->keep_unit)

@@ -837,9 +837,11 @@ int settings_find_and_load(Settings *s, const char *settings_dir) {
                         return r < 0 ? r : 1;
         }
 
-        /* The directory is absolute by the time we run; "/" has nothing beside it. */
-        if (s->directory && s->directory[0] == '/' && s->directory[strspn(s->directory, "/")] != 0) {
-                _cleanup_free_ char *parent = parent_dir(s->directory);
+        /* Beside the raw image file or the tree, both absolute by the time we run; "/" has
+         * nothing beside it. */
+        const char *image = s->image ?: s->directory;
+        if (image && image[0] == '/' && image[strspn(image, "/")] != 0) {
+                _cleanup_free_ char *parent = parent_dir(image);
 
                 if (!parent)
                         return log_oom();

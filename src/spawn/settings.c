@@ -83,7 +83,9 @@ static void custom_mount_done(CustomMount *m) {
 
 void settings_done(Settings *s) {
         free(s->directory);
+        free(s->image);
         free(s->machine);
+        free(s->template_base);
         free(s->hostname);
         strv_free(s->parameters);
         free(s->user);

@@ -94,11 +94,13 @@ typedef enum SettingsMask {
 typedef struct Settings {
         /* Image */
         char *directory;         /* absolute path of the tree */
+        char *image;             /* -i: absolute path of a raw disk image (directory is then its mount) */
         char *machine;           /* machine name (validated); derived from the directory if unset */
         char *hostname;          /* defaults to the machine name */
         uint8_t uuid[16];
         bool uuid_set;
         bool read_only;
+        char *template_base;     /* --template: path or pool name of the tree to clone on first use */
 
         /* What runs */
         bool boot;               /* find init and boot it; parameters are init's arguments */

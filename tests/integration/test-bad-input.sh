@@ -53,12 +53,13 @@ expect_error "an unknown option is refused" "unrecognized" -D "$T" --no-such-opt
 mkdir -p "$SCRATCH/settings"
 printf '[Exec]\nBoot=perhaps\n' >"$SCRATCH/settings/bad-$$.berth"
 BERTH_SETTINGS_DIR=$SCRATCH/settings expect_error "a malformed settings file is refused with file:line" "bad-$$.berth:2" -D "$T" -- /bin/true
-# Two machines of one name cannot run at once.
-( exec "$BERTH_SPAWN" -D "$T" --console=pipe -- /bin/sleep 30 </dev/null >/dev/null 2>&1 ) &
+# Two machines of one name cannot run at once (read-only: two writable runs of one tree would
+# already be refused by the image lock, see test-spawn-lock).
+( exec "$BERTH_SPAWN" -D "$T" --read-only --console=pipe -- /bin/sleep 30 </dev/null >/dev/null 2>&1 ) &
 first=$!
 for _ in $(seq 50); do [ -d /sys/fs/cgroup/unified/machine.slice/machine-bad-$$.scope/payload ] && break; sleep 0.1; done
 sleep 0.2
-expect_error "a second machine of the same name is refused" "already running" -D "$T" --console=pipe -- /bin/true
+expect_error "a second machine of the same name is refused" "already running" -D "$T" --read-only --console=pipe -- /bin/true
 check "and the first one is unaffected" kill -0 $first
 kill -TERM $first; wait $first
 

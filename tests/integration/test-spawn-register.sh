@@ -31,8 +31,10 @@ check_eq "id=$(printf '%02x' $(prop "$P-a" Id | cut -d' ' -f3-))" "$(grep '^id='
 	"Id is the container's machine id"
 check_eq "$(error_of call GetMachine "$P-a")" "" "GetMachine finds it"
 
-# A second container of the same name is refused and the first one keeps running.
-DBUS_SYSTEM_BUS_ADDRESS=$BUS spawn -D "$T" -M "$P-a" --console=pipe -- /bin/true >"$SCRATCH/dup.out" 2>&1
+# A second container of the same name is refused and the first one keeps running (from a tree
+# of its own: a second writable run of $T would be refused by the image lock already).
+mk_busybox_tree "$SCRATCH/dup-tree"
+DBUS_SYSTEM_BUS_ADDRESS=$BUS spawn -D "$SCRATCH/dup-tree" -M "$P-a" --console=pipe -- /bin/true >"$SCRATCH/dup.out" 2>&1
 rc=$?
 check "a duplicate name fails" test $rc -ne 0
 check "with berthd's reason" grep -q "already exists" "$SCRATCH/dup.out"

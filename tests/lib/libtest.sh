@@ -58,6 +58,10 @@ mkscratch() {
 }
 _cleanup_hooks=()
 on_cleanup() { _cleanup_hooks+=("$*"); }
+
+# Detaches every loop device backed by FILE. By the file, never by a device name kept from
+# attaching: once detached, that name may belong to another test's loop device.
+loop_detach_file() { losetup -j "$1" -n -O NAME | xargs -r -n1 losetup -d; }
 cleanup_scratch() {
 	local h
 	for h in "${_cleanup_hooks[@]}"; do eval "$h" || true; done
