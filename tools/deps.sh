@@ -14,6 +14,8 @@ PACKAGES=(
 	iproute2 util-linux procps passwd python3 python3-dbus python3-gi libxml2-utils libglib2.0-bin tmux acl openssh-server
 	# images: partitioning and the file systems of the pool tests
 	fdisk btrfs-progs xfsprogs e2fsprogs
+	# transfers: the test unpacks a zstd raw export
+	zstd
 )
 
 missing=()

@@ -48,6 +48,18 @@ static const Verb verbs[] = {
         { "read-only", "NAME [BOOL]", 2, 3, verb_read_only, "Mark an image read-only or writable" },
         { "remove", "NAME...", 2, VERB_ANY, verb_remove, "Remove images" },
         { "clean", "", 1, 1, verb_clean, "Remove hidden images (--all: every unused one)" },
+        { "set-limit", "[NAME] BYTES", 2, 3, verb_set_limit, "Limit the disk space of a btrfs subvolume image" },
+        { "snapshot", "NAME [SNAPSHOT]", 2, 3, verb_snapshot, "Snapshot an image (default name: the UTC time)" },
+        { "list-snapshots", "NAME", 2, 2, verb_list_snapshots, "List the snapshots of an image" },
+        { "restore", "NAME SNAPSHOT", 3, 3, verb_restore, "Bring an image back to a snapshot" },
+        { "remove-snapshot", "NAME SNAPSHOT...", 3, VERB_ANY, verb_remove_snapshot, "Remove snapshots of an image" },
+        { "import-tar", "FILE|- [NAME]", 2, 3, verb_import_tar, "Import a tar archive as an image" },
+        { "import-raw", "FILE|- [NAME]", 2, 3, verb_import_raw, "Import a raw disk image" },
+        { "import-fs", "DIR [NAME]", 2, 3, verb_import_fs, "Import a directory tree as an image" },
+        { "export-tar", "NAME [FILE|-]", 2, 3, verb_export_tar, "Export an image as a tar archive" },
+        { "export-raw", "NAME [FILE|-]", 2, 3, verb_export_raw, "Export a raw disk image" },
+        { "list-transfers", "", 1, 1, verb_list_transfers, "List running imports and exports" },
+        { "cancel-transfer", "ID...", 2, VERB_ANY, verb_cancel_transfer, "Cancel imports or exports" },
 };
 
 enum {
@@ -63,6 +75,7 @@ enum {
         ARG_RUNTIME,
         ARG_NOW,
         ARG_UID,
+        ARG_FORMAT,
 };
 
 static const struct option options[] = {
@@ -88,6 +101,7 @@ static const struct option options[] = {
         { "now", no_argument, NULL, ARG_NOW },
         { "uid", required_argument, NULL, ARG_UID },
         { "setenv", required_argument, NULL, 'E' },
+        { "format", required_argument, NULL, ARG_FORMAT },
         {}
 };
 
@@ -128,6 +142,8 @@ static void help(void) {
                "     --now                   With enable, disable: also start or stop\n"
                "     --uid=USER              With shell, exec: run as USER\n"
                "  -E --setenv=NAME=VALUE     With shell, exec: set an environment variable\n"
+               "     --format=FORMAT         With export-tar, export-raw: uncompressed, gzip,\n"
+               "                             xz or zstd (default: from the file name)\n"
                "\nSee the berthctl(1) man page for details.\n");
 }
 
@@ -230,6 +246,13 @@ static int parse_option(Ctl *ctl, int c, const char *arg) {
                 break;
         case ARG_UID:
                 ctl->uid = arg;
+                break;
+        case ARG_FORMAT:
+                if (!streq(arg, "uncompressed") && !streq(arg, "gzip") && !streq(arg, "xz") && !streq(arg, "zstd")) {
+                        log_error("Invalid --format=%s (uncompressed, gzip, xz or zstd).", arg);
+                        return -CTL_EXIT_USAGE;
+                }
+                ctl->format = arg;
                 break;
         case 'E':
                 if (!strchr(arg, '=') || arg[0] == '=') {

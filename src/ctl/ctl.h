@@ -58,6 +58,7 @@ typedef struct Ctl {
         bool now;              /* --now (enable, disable) */
         const char *uid;       /* --uid=USER (shell, exec), NULL: root */
         char **setenv;         /* -E/--setenv=NAME=VALUE, strv (shell, exec) */
+        const char *format;    /* --format= (export-tar, export-raw), NULL: from the file name */
 
         /* resources, owned; opened lazily by the helpers below */
         sd_bus *bus;
@@ -106,6 +107,20 @@ int verb_clone(int argc, char **argv, Ctl *ctl);
 int verb_rename(int argc, char **argv, Ctl *ctl);
 int verb_read_only(int argc, char **argv, Ctl *ctl);
 int verb_remove(int argc, char **argv, Ctl *ctl);
+int verb_set_limit(int argc, char **argv, Ctl *ctl);
+/* verbs-snapshot.c */
+int verb_snapshot(int argc, char **argv, Ctl *ctl);
+int verb_list_snapshots(int argc, char **argv, Ctl *ctl);
+int verb_restore(int argc, char **argv, Ctl *ctl);
+int verb_remove_snapshot(int argc, char **argv, Ctl *ctl);
+/* verbs-transfer.c */
+int verb_import_tar(int argc, char **argv, Ctl *ctl);
+int verb_import_raw(int argc, char **argv, Ctl *ctl);
+int verb_import_fs(int argc, char **argv, Ctl *ctl);
+int verb_export_tar(int argc, char **argv, Ctl *ctl);
+int verb_export_raw(int argc, char **argv, Ctl *ctl);
+int verb_list_transfers(int argc, char **argv, Ctl *ctl);
+int verb_cancel_transfer(int argc, char **argv, Ctl *ctl);
 
 /* All properties of INTERFACE on object PATH as one JSON object keyed by their D-Bus names
  * (verbs-show.c; show and status of machines and images). */

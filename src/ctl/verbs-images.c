@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* berthctl's image verbs: list-images, image-status, show-image, clone, rename, read-only, remove. */
+/* berthctl's image verbs: list-images, image-status, show-image, clone, rename, read-only, remove, set-limit. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "name-util.h"
+#include "parse-util.h"
 #include "strv.h"
 
 /* A clone copies a whole tree where the file system cannot share extents: minutes, not seconds. */
@@ -157,21 +158,66 @@ static int image_path(Ctl *ctl, const char *name, char **ret) {
         return *ret ? 0 : log_oom();
 }
 
-static void print_status(struct json_object *p) {
-        char c[64], m[64], u[32];
+/* One "\tLABEL: VALUE" line of image-status, the value escaped; nothing for an empty value. */
+static void status_line(const char *label, const char *value) {
+        if (isempty(value))
+                return;
+        printf("\t%10s: ", label);
+        ctl_fputs_escaped(value, stdout);
+        fputc('\n', stdout);
+}
+
+/* What the image says about itself: PRETTY_NAME, host name, machine ID. A failure (a broken or
+ * hostile image) only leaves the lines out. */
+static void print_identity(Ctl *ctl, const char *name) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *k, *v, *pretty = NULL, *os_name = NULL;
+        const void *id = NULL;
+        size_t n = 0;
+
+        if (ctl_call(ctl, "GetImageOSRelease", NULL, &reply, "s", name) >= 0 &&
+            sd_bus_message_enter_container(reply, 'a', "{ss}") >= 0) {
+                while (sd_bus_message_read(reply, "{ss}", &k, &v) > 0) {
+                        if (streq(k, "PRETTY_NAME"))
+                                pretty = v;
+                        else if (streq(k, "NAME"))
+                                os_name = v;
+                }
+                status_line("OS", pretty ?: os_name);
+        }
+        reply = sd_bus_message_unref(reply);
+        if (ctl_call(ctl, "GetImageHostname", NULL, &reply, "s", name) >= 0 &&
+            sd_bus_message_read(reply, "s", &v) > 0)
+                status_line("Hostname", v);
+        reply = sd_bus_message_unref(reply);
+        if (ctl_call(ctl, "GetImageMachineID", NULL, &reply, "s", name) >= 0 &&
+            sd_bus_message_read_array(reply, 'y', &id, &n) >= 0 && n == 16) {
+                char hex[33];
+
+                for (size_t i = 0; i < 16; i++)
+                        snprintf(hex + 2 * i, 3, "%02x", ((const uint8_t *) id)[i]);
+                status_line("Machine ID", hex);
+        }
+}
+
+static void print_status(Ctl *ctl, struct json_object *p) {
+        char c[64], m[64], u[32], l[32];
         struct json_object *ro = NULL;
 
         format_time(c, sizeof(c), ctl_juint(p, "CreationTimestamp"));
         format_time(m, sizeof(m), ctl_juint(p, "ModificationTimestamp"));
         format_bytes(u, sizeof(u), ctl_juint(p, "Usage"));
+        format_bytes(l, sizeof(l), ctl_juint(p, "Limit"));
         (void) json_object_object_get_ex(p, "ReadOnly", &ro);
         ctl_fputs_escaped(strempty(ctl_jstr(p, "Name")), stdout);
-        fputs("\n\t    Path: ", stdout);
+        fputs("\n\t      Path: ", stdout);
         ctl_fputs_escaped(strempty(ctl_jstr(p, "Path")), stdout);
-        printf("\n\t    Type: %s\n\tReadOnly: %s\n", strempty(ctl_jstr(p, "Type")),
+        printf("\n\t      Type: %s\n\t  ReadOnly: %s\n", strempty(ctl_jstr(p, "Type")),
                ro && json_object_get_boolean(ro) ? "read-only" : "writable");
-        printf("\t Created: %s\n\tModified: %s\n\t   Usage: %s\n", isempty(c) ? "-" : c,
+        print_identity(ctl, strempty(ctl_jstr(p, "Name")));
+        printf("\t   Created: %s\n\t  Modified: %s\n\t     Usage: %s\n", isempty(c) ? "-" : c,
                isempty(m) ? "-" : m, isempty(u) ? "-" : u);
+        status_line("Limit", l);
 }
 
 /* For each NAME: its properties, printed by STATUS (image-status) or as KEY=VALUE (show). */
@@ -204,7 +250,7 @@ static int show_images(char **names, Ctl *ctl, bool status) {
                 if (n != names && !ctl->value)
                         fputc('\n', stdout);
                 if (status) {
-                        print_status(props);
+                        print_status(ctl, props);
                         continue;
                 }
                 json_object_object_foreach(props, key, v) {
@@ -352,4 +398,27 @@ int verb_clean(int argc, char **argv, Ctl *ctl) {
         if (n == 0 && !ctl->quiet)
                 puts("No images to remove.");
         return CTL_EXIT_SUCCESS;
+}
+
+/* set-limit NAME BYTES: a btrfs quota on a subvolume image ("-", "none" or "infinity": no limit).
+ * Without NAME machinectl limits the whole pool; berthd has no pool limit, so that is refused. */
+int verb_set_limit(int argc, char **argv, Ctl *ctl) {
+        const char *name = argc > 2 ? argv[1] : NULL, *size = argv[argc - 1];
+        uint64_t limit;
+        int r;
+
+        if (!name) {
+                log_error("A limit for the whole pool is not supported; name an image: set-limit NAME BYTES.");
+                return CTL_EXIT_USAGE;
+        }
+        r = check_name(name);
+        if (r != 0)
+                return r;
+        if (streq(size, "-") || streq(size, "none") || streq(size, "infinity"))
+                limit = UINT64_MAX;
+        else if (parse_size(size, &limit) < 0) {
+                log_error("Invalid size '%s'.", size);
+                return CTL_EXIT_USAGE;
+        }
+        return call_image(ctl, "SetImageLimit", 0, "limit", name, "st", name, limit);
 }

@@ -18,5 +18,10 @@
 /* Images (image-dbus.c) */
 #define BUS_ERROR_NO_SUCH_IMAGE "org.berth.machine1.NoSuchImage"
 #define BUS_ERROR_IMAGE_BUSY "org.berth.machine1.ImageBusy"
+/* Snapshots (image-snapshot-dbus.c) */
+#define BUS_ERROR_NO_SUCH_SNAPSHOT "org.berth.machine1.NoSuchSnapshot"
+/* Transfers (transfer-dbus.c) */
+#define BUS_ERROR_IMAGE_EXISTS "org.berth.machine1.ImageExists"
+#define BUS_ERROR_NO_SUCH_TRANSFER "org.berth.machine1.NoSuchTransfer"
 
 extern const sd_bus_error_map berth_bus_errors[];

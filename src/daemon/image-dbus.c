@@ -1,23 +1,31 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The Manager's image methods (machine1's signatures) and the org.berth.machine1.Image objects. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "bus-errors.h"
-#include "copy-tree.h"
 #include "image.h"
 #include "image-dbus.h"
+#include "image-lock.h"
+#include "image-metadata.h"
+#include "image-snapshot.h"
+#include "image-snapshot-dbus.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "name-util.h"
 #include "operation.h"
-#include "rm-rf.h"
+#include "resolve.h"
 #include "strv.h"
 
 #define MANAGE_IMAGES "org.berth.machine1.manage-images"
+/* A worker reading a raw image's metadata gives up after this long (a hostile image must not
+ * keep a loop device and an operation slot forever). */
+#define METADATA_TIMEOUT_SEC 30U
 
 static int image_bus_path(const char *name, char **ret) {
         return sd_bus_path_encode(IMAGE_OBJECT_PREFIX, name, ret);
@@ -64,6 +72,25 @@ static bool image_busy(Manager *m, const Image *i) {
         return strv_contains(m->image_clone_sources, i->name);
 }
 
+/* Refuses with ImageBusy when I is in use: the root of a registered machine, a clone's source,
+ * or locked by anyone (berth-spawn holds a lock for its whole run, so machines started without
+ * berthd count too). Otherwise takes the exclusive lock into *RET_LOCK: held while I changes, it
+ * keeps a machine from starting on I in the middle. */
+static int image_acquire(Manager *m, const Image *i, int *ret_lock, sd_bus_error *error) {
+        int fd;
+
+        if (image_busy(m, i))
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_BUSY, "Image '%s' is in use", i->name);
+        fd = image_lock(i->path, true);
+        if (fd == -EBUSY)
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_BUSY, "Image '%s' is in use by a running machine",
+                                         i->name);
+        if (fd < 0)
+                return sd_bus_error_set_errnof(error, fd, "Failed to lock image '%s': %m", i->name);
+        *ret_lock = fd;
+        return 0;
+}
+
 static int act_error(int r, const Image *i, const char *what, sd_bus_error *error) {
         if (r == -EROFS)
                 return sd_bus_error_setf(error, "System.Error.EROFS", "Image '%s' is read-only", i->name);
@@ -72,6 +99,9 @@ static int act_error(int r, const Image *i, const char *what, sd_bus_error *erro
         if (r == -EMEDIUMTYPE)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
                                          "Image '%s' is a symlink in the pool; not supported", i->name);
+        if (r == -EOPNOTSUPP && i->type == IMAGE_BLOCK)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                         "Image '%s' is a block device; not supported", i->name);
         if (r == -EOPNOTSUPP)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
                                          "The file system of image '%s' does not support this", i->name);
@@ -97,6 +127,7 @@ static int verify(sd_bus_message *message, Manager *m, const char *name, const c
 static int do_remove(sd_bus_message *message, Manager *m, const char *name, sd_bus_error *error) {
         _cleanup_(image_freep) Image *i = NULL;
         _cleanup_free_ char *hidden = NULL;
+        _cleanup_close_ int lock = -EBADF;
         int r, result_fd = -EBADF;
 
         r = bus_find_image(name, &i, error);
@@ -105,8 +136,9 @@ static int do_remove(sd_bus_message *message, Manager *m, const char *name, sd_b
         r = verify(message, m, i->name, "remove", NULL, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (image_busy(m, i))
-                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_BUSY, "Image '%s' is in use", i->name);
+        r = image_acquire(m, i, &lock, error);
+        if (r < 0)
+                return r;
         r = operation_check_limit(m, error);
         if (r < 0)
                 return r;
@@ -122,7 +154,10 @@ static int do_remove(sd_bus_message *message, Manager *m, const char *name, sd_b
         if (r < 0)
                 return r; /* the hidden tree goes at berthd's next start */
         if (r == 0) {
-                r = rm_rf_path(hidden);
+                /* The worker keeps the lock (the same open file) until the image is gone. */
+                /* The snapshots first: out of sight at once, before a new image takes the name. */
+                (void) image_snapshots_remove(i->name); /* a leftover goes at the next start */
+                r = image_remove_hidden(hidden);
                 if (r < 0)
                         (void) operation_report_errorf(result_fd, r, NULL, "Failed to remove image: %s",
                                                        strerror(-r));
@@ -136,28 +171,37 @@ static int do_remove(sd_bus_message *message, Manager *m, const char *name, sd_b
 static int do_rename(sd_bus_message *message, Manager *m, const char *name, const char *new_name,
                      sd_bus_error *error) {
         _cleanup_(image_freep) Image *i = NULL;
+        _cleanup_close_ int lock = -EBADF;
         int r;
 
         r = check_name(new_name, error);
         if (r < 0)
                 return r;
+        if (streq(new_name, IMAGE_SNAPSHOTS_NAME))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Image name is reserved.");
         r = bus_find_image(name, &i, error);
         if (r < 0)
                 return r;
         r = verify(message, m, i->name, "rename", new_name, NULL, error);
         if (r <= 0)
                 return r < 0 ? r : 1;
-        if (image_busy(m, i))
-                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_BUSY, "Image '%s' is in use", i->name);
+        r = image_acquire(m, i, &lock, error);
+        if (r < 0)
+                return r;
         r = image_rename(i, new_name);
         if (r < 0)
                 return act_error(r, i, "rename", error);
+        r = image_snapshots_rename(name, new_name); /* the snapshots follow (image-snapshot.c) */
+        if (r < 0)
+                log_warning_errno(r, "Image '%s' is now '%s', but its snapshots stay under the old name: %m",
+                                  name, new_name);
         return sd_bus_reply_method_return(message, NULL);
 }
 
 static int do_mark(sd_bus_message *message, Manager *m, const char *name, int read_only,
                    sd_bus_error *error) {
         _cleanup_(image_freep) Image *i = NULL;
+        _cleanup_close_ int lock = -EBADF;
         int r;
 
         r = bus_find_image(name, &i, error);
@@ -168,6 +212,12 @@ static int do_mark(sd_bus_message *message, Manager *m, const char *name, int re
         r = verify(message, m, i->name, "mark-read-only", NULL, read_only ? "yes" : "no", error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        /* Making an image writable under a running (read-only) machine would surprise it. */
+        if (!read_only) {
+                r = image_acquire(m, i, &lock, error);
+                if (r < 0)
+                        return r;
+        }
         r = image_set_read_only(i, read_only);
         if (r < 0)
                 return act_error(r, i, "mark", error);
@@ -198,39 +248,18 @@ static void clone_job_free(void *userdata) {
 }
 
 /* The worker: copies under a hidden name in the pool, then renames it into place. */
-static _noreturn_ void clone_worker(int result_fd, int src_fd, const char *new_name, bool read_only) {
-        _cleanup_free_ char *tmp = NULL, *dest = NULL;
-        _cleanup_(image_freep) Image *i = NULL;
+static _noreturn_ void clone_worker(int result_fd, ImageType type, int src_fd, const char *new_name, bool read_only) {
         int r;
 
-        if (asprintf(&tmp, "%s/" IMAGE_TEMP_PREFIX "%s.XXXXXX", image_pool_path(), new_name) < 0 ||
-            asprintf(&dest, "%s/%s", image_pool_path(), new_name) < 0)
-                _exit(1);
-        if (!mkdtemp(tmp)) {
-                r = -errno;
-                (void) operation_report_errorf(result_fd, r, NULL, "Failed to make the new image: %s", strerror(-r));
-                _exit(1);
-        }
-        r = copy_tree(src_fd, tmp);
-        if (r >= 0)
-                r = RET_NERRNO(renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE));
-        if (r < 0) {
-                (void) rm_rf_path(tmp);
-                if (r == -EEXIST)
-                        (void) operation_report_errorf(result_fd, r, SD_BUS_ERROR_FILE_EXISTS,
-                                                       "An image with the new name exists already");
-                else
-                        (void) operation_report_errorf(result_fd, r, NULL, "Failed to clone image: %s",
-                                                       strerror(-r));
-                _exit(1);
-        }
-        if (read_only && image_find(new_name, &i) >= 0 && (r = image_set_read_only(i, true)) < 0) {
-                (void) operation_report_errorf(result_fd, r, NULL, "Cloned, but failed to mark read-only: %s",
-                                               strerror(-r));
-                _exit(1);
-        }
-        (void) operation_report(result_fd, 0, NULL, 0, -EBADF);
-        _exit(0);
+        r = image_clone_fd(type, src_fd, new_name, read_only);
+        if (r == -EEXIST)
+                (void) operation_report_errorf(result_fd, r, SD_BUS_ERROR_FILE_EXISTS,
+                                               "An image with the new name exists already");
+        else if (r < 0)
+                (void) operation_report_errorf(result_fd, r, NULL, "Failed to clone image: %s", strerror(-r));
+        else
+                (void) operation_report(result_fd, 0, NULL, 0, -EBADF);
+        _exit(r < 0 ? 1 : 0);
 }
 
 static int do_clone(sd_bus_message *message, Manager *m, const char *name, const char *new_name,
@@ -249,13 +278,20 @@ static int do_clone(sd_bus_message *message, Manager *m, const char *name, const
                 return r;
         if (i->symlink)
                 return act_error(-EMEDIUMTYPE, i, "clone", error);
+        if (i->type == IMAGE_BLOCK)
+                return act_error(-EOPNOTSUPP, i, "clone", error);
+        if (streq(new_name, IMAGE_SNAPSHOTS_NAME))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "Image name is reserved.");
         r = verify(message, m, i->name, "clone", new_name, read_only ? "yes" : "no", error);
         if (r <= 0)
                 return r < 0 ? r : 1;
+        if (image_snapshot_restoring(m, i->name)) /* it would copy the old tree as it is deleted */
+                return sd_bus_error_setf(error, BUS_ERROR_IMAGE_BUSY, "Image '%s' is being restored", i->name);
         if (image_find(new_name, &other) >= 0)
                 return act_error(-EEXIST, i, "clone", error);
         /* Opened here: a rename racing the worker does not change what it copies. */
-        src_fd = open(i->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        src_fd = open(i->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+                               (i->type == IMAGE_RAW ? 0 : O_DIRECTORY));
         if (src_fd < 0)
                 return act_error(-errno, i, "clone", error);
 
@@ -277,7 +313,7 @@ static int do_clone(sd_bus_message *message, Manager *m, const char *name, const
                 return r;
         }
         if (r == 0)
-                clone_worker(result_fd, src_fd, new_name, read_only);
+                clone_worker(result_fd, i->type, src_fd, new_name, read_only);
         operation_set_destroy(o, clone_job_free);
         return 1;
 }
@@ -288,6 +324,7 @@ static int method_clean_pool(sd_bus_message *message, void *userdata, sd_bus_err
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(image_list_freep) Image **l = NULL;
         _cleanup_strv_free_ char **hidden = NULL;
+        _cleanup_strv_free_ char **names = NULL; /* whose snapshots go too */
         Manager *m = userdata;
         const char *mode;
         bool all;
@@ -318,10 +355,13 @@ static int method_clean_pool(sd_bus_message *message, void *userdata, sd_bus_err
         for (Image **i = l; *i; i++) {
                 _cleanup_free_ char *h = NULL;
 
-                if ((*i)->read_only || (!all && (*i)->name[0] != '.') || image_busy(m, *i))
+                if ((*i)->read_only || (!all && (*i)->name[0] != '.') || image_busy(m, *i) ||
+                    image_lock_held((*i)->path) != 0)
                         continue;
                 if (image_hide_for_removal(*i, &h) < 0)
                         continue;
+                if (strv_extend(&names, (*i)->name) < 0)
+                        return -ENOMEM;
                 if ((h && strv_consume(&hidden, TAKE_PTR(h)) < 0) ||
                     sd_bus_message_append(reply, "(st)", (*i)->name, (*i)->usage) < 0)
                         return -ENOMEM;
@@ -333,8 +373,10 @@ static int method_clean_pool(sd_bus_message *message, void *userdata, sd_bus_err
                 /* Nobody waits for this worker: a failure leaves hidden trees for the next start. */
                 r = operation_fork(m, NULL, NULL, NULL, NULL, &result_fd, error);
                 if (r == 0) {
+                        STRV_FOREACH(n, names)
+                                (void) image_snapshots_remove(*n);
                         STRV_FOREACH(h, hidden)
-                                r = rm_rf_path(*h) < 0 ? -1 : r;
+                                r = image_remove_hidden(*h) < 0 ? -1 : r;
                         _exit(r < 0 ? 1 : 0);
                 }
                 if (r < 0)
@@ -342,6 +384,191 @@ static int method_clean_pool(sd_bus_message *message, void *userdata, sd_bus_err
                 sd_bus_error_free(error);
         }
         return sd_bus_send(NULL, reply, NULL);
+}
+
+/* SetLimit: btrfs quota groups, so subvolumes only; enabling quota can take a while, hence the worker. */
+static int do_set_limit(sd_bus_message *message, Manager *m, const char *name, uint64_t limit,
+                        sd_bus_error *error) {
+        _cleanup_(image_freep) Image *i = NULL;
+        char limit_text[32];
+        int r, result_fd = -EBADF;
+
+        r = bus_find_image(name, &i, error);
+        if (r < 0)
+                return r;
+        snprintf(limit_text, sizeof(limit_text), "%" PRIu64, limit);
+        const char *details[] = { "image", i->name, "verb", "set-limit", "limit", limit_text, NULL };
+        r = polkit_verify_async(message, MANAGE_IMAGES, details, &m->polkit_registry, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        if (i->vendor)
+                return act_error(-EROFS, i, "limit", error);
+        if (i->symlink)
+                return act_error(-EMEDIUMTYPE, i, "limit", error);
+        if (i->type != IMAGE_SUBVOLUME)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                         "Image %s is a %s on %s; limits need a btrfs subvolume", i->name,
+                                         i->type == IMAGE_RAW ? "raw disk image" : image_type_to_string(i->type),
+                                         image_fs_name(i));
+        r = operation_fork(m, message, NULL, NULL, NULL, &result_fd, error);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                r = image_set_limit(i, limit);
+                if (r < 0)
+                        (void) operation_report_errorf(result_fd, r, NULL, "Failed to set the limit of image '%s': %s",
+                                                       i->name, strerror(-r));
+                else
+                        (void) operation_report(result_fd, 0, NULL, 0, -EBADF);
+                _exit(r < 0 ? 1 : 0);
+        }
+        return 1;
+}
+
+/* Which identity file a metadata method asks for, by its name (GetImageOSRelease, GetOSRelease, ...). */
+static ImageMetadataField metadata_field(sd_bus_message *message) {
+        static const char *const suffixes[_IMAGE_METADATA_FIELD_MAX] = {
+                [IMAGE_METADATA_HOSTNAME] = "Hostname",
+                [IMAGE_METADATA_MACHINE_ID] = "MachineID",
+                [IMAGE_METADATA_MACHINE_INFO] = "MachineInfo",
+                [IMAGE_METADATA_OS_RELEASE] = "OSRelease",
+        };
+        const char *member = strempty(sd_bus_message_get_member(message));
+        size_t n = strlen(member);
+
+        for (ImageMetadataField f = 0; f < _IMAGE_METADATA_FIELD_MAX; f++) {
+                size_t k = strlen(suffixes[f]);
+
+                if (n > k && streq(member + n - k, suffixes[f]))
+                        return f;
+        }
+        return _IMAGE_METADATA_FIELD_INVALID;
+}
+
+static int metadata_reply(sd_bus_message *message, ImageMetadataField field, const char *text, size_t size,
+                          sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *h = NULL;
+        uint8_t id[16];
+        int set, r;
+
+        switch (field) {
+        case IMAGE_METADATA_HOSTNAME:
+                if (image_metadata_parse_hostname(text, size, &h) < 0)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "The image's /etc/hostname is not a valid host name");
+                return sd_bus_reply_method_return(message, "s", h);
+        case IMAGE_METADATA_MACHINE_ID:
+                if (image_metadata_parse_machine_id(text, size, id, &set) < 0)
+                        return sd_bus_error_set(error, SD_BUS_ERROR_FAILED, "The image's /etc/machine-id is not a machine ID");
+                r = sd_bus_message_new_method_return(message, &reply);
+                if (r >= 0)
+                        r = sd_bus_message_append_array(reply, 'y', id, set ? sizeof(id) : 0);
+                break;
+        case IMAGE_METADATA_MACHINE_INFO:
+        case IMAGE_METADATA_OS_RELEASE:
+                r = image_metadata_parse_env(text, size, &l);
+                if (r >= 0)
+                        r = sd_bus_message_new_method_return(message, &reply);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'a', "{ss}");
+                for (char **k = l; r >= 0 && k && k[0] && k[1]; k += 2)
+                        r = sd_bus_message_append(reply, "{ss}", k[0], k[1]);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                break;
+        case _IMAGE_METADATA_FIELD_MAX:
+        case _IMAGE_METADATA_FIELD_INVALID:
+        default:
+                return -EINVAL;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int metadata_error(int r, const Image *i, ImageMetadataField field, sd_bus_error *error) {
+        if (r == -EFBIG)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
+                                         "An identity file of image '%s' is larger than %u bytes; not read",
+                                         i->name, IMAGE_METADATA_FILE_MAX);
+        if (r == -EBADFD)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED,
+                                         "An identity file of image '%s' is not a regular file; not read", i->name);
+        return sd_bus_error_set_errnof(error, r, "Failed to read from image '%s': %m", i->name);
+}
+
+static int metadata_done(Operation *o, OperationResult *result, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        int r;
+
+        if (result->error < 0)
+                return result->error;
+        if (result->fd >= 0) {
+                r = read_fd_full(result->fd, IMAGE_METADATA_FILE_MAX, &buf, &size);
+                if (r < 0)
+                        return r;
+        }
+        return metadata_reply(operation_get_message(o), (ImageMetadataField) (intptr_t) userdata, buf, size, error);
+}
+
+/* The worker for raw images and block devices: mounts the image in its own mount namespace,
+ * reads the file and sends it back in a memfd (it may be bigger than a report). */
+static _noreturn_ void metadata_worker(int result_fd, const Image *i, ImageMetadataField field) {
+        _cleanup_free_ char *buf = NULL, *why = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        size_t size = 0;
+        int r;
+
+        (void) alarm(METADATA_TIMEOUT_SEC);
+        r = image_metadata_read_image(i->path, field, &buf, &size, &why);
+        if (r < 0) {
+                (void) operation_report_errorf(result_fd, r, NULL, "Failed to read from image '%s': %s", i->name,
+                                               why ?: r == -EFBIG ? "an identity file is larger than 64 KiB" :
+                                               r == -EBADFD ? "an identity file is not a regular file" : strerror(-r));
+                _exit(1);
+        }
+        fd = memfd_create("berth-image-metadata", MFD_CLOEXEC);
+        if (fd < 0 || (size > 0 && write(fd, buf, size) != (ssize_t) size) || lseek(fd, 0, SEEK_SET) < 0) {
+                (void) operation_report_errorf(result_fd, -EIO, NULL, "Failed to pass back the metadata");
+                _exit(1);
+        }
+        (void) operation_report(result_fd, 0, NULL, 0, fd);
+        _exit(0);
+}
+
+/* Polkit is not asked (machined does not either): reading is bounded and never leaves the image. */
+static int do_metadata(sd_bus_message *message, Manager *m, const char *name, sd_bus_error *error) {
+        ImageMetadataField field = metadata_field(message);
+        _cleanup_(image_freep) Image *i = NULL;
+        _cleanup_close_ int root = -EBADF;
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        int r, result_fd = -EBADF;
+
+        if (field < 0)
+                return -EINVAL;
+        r = bus_find_image(name, &i, error);
+        if (r < 0)
+                return r;
+        if (i->type == IMAGE_RAW || i->type == IMAGE_BLOCK) {
+                r = operation_fork(m, message, metadata_done, (void *) (intptr_t) field, NULL, &result_fd, error);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        metadata_worker(result_fd, i, field);
+                return 1;
+        }
+        /* Following a pool symlink here only finds the image's root; everything below is
+         * resolved inside it. */
+        root = open(i->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return metadata_error(-errno, i, field, error);
+        r = image_metadata_read(root, field, &buf, &size);
+        if (r < 0)
+                return metadata_error(r, i, field, error);
+        return metadata_reply(message, field, buf, size, error);
 }
 
 /* ---- Manager methods ---- */
@@ -435,6 +662,27 @@ static int method_mark_image_read_only(sd_bus_message *message, void *userdata, 
         return do_mark(message, userdata, name, read_only, error);
 }
 
+static int method_set_image_limit(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        const char *name;
+        uint64_t limit;
+        int r;
+
+        r = sd_bus_message_read(message, "st", &name, &limit);
+        if (r < 0)
+                return r;
+        return do_set_limit(message, userdata, name, limit, error);
+}
+
+static int method_get_image_metadata(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        return do_metadata(message, userdata, name, error);
+}
+
 /* ---- Image objects ---- */
 
 /* The image of an object path; -ENOENT (UnknownObject) once it is gone. */
@@ -512,6 +760,12 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
                 return sd_bus_message_append(reply, "t", i->mtime);
         if (streq(property, "Usage"))
                 return sd_bus_message_append(reply, "t", i->usage);
+        if (streq(property, "UsageExclusive"))
+                return sd_bus_message_append(reply, "t", i->usage_exclusive);
+        if (streq(property, "Limit"))
+                return sd_bus_message_append(reply, "t", i->limit);
+        if (streq(property, "LimitExclusive"))
+                return sd_bus_message_append(reply, "t", i->limit_exclusive);
         return -EINVAL;
 }
 
@@ -578,6 +832,30 @@ static int method_image_mark_read_only(sd_bus_message *message, void *userdata, 
         return do_mark(message, userdata, name, read_only, error);
 }
 
+static int method_image_set_limit(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *name = NULL;
+        uint64_t limit;
+        int r;
+
+        r = sd_bus_message_read(message, "t", &limit);
+        if (r < 0)
+                return r;
+        r = object_name(message, &name, error);
+        if (r < 0)
+                return r;
+        return do_set_limit(message, userdata, name, limit, error);
+}
+
+static int method_image_get_metadata(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *name = NULL;
+        int r;
+
+        r = object_name(message, &name, error);
+        if (r < 0)
+                return r;
+        return do_metadata(message, userdata, name, error);
+}
+
 static const sd_bus_vtable image_manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssbttto)", images),
@@ -594,6 +872,16 @@ static const sd_bus_vtable image_manager_vtable[] = {
                                 method_clean_pool, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("MarkImageReadOnly", SD_BUS_ARGS("s", name, "b", read_only),
                                 SD_BUS_NO_RESULT, method_mark_image_read_only, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetImageLimit", SD_BUS_ARGS("s", name, "t", size), SD_BUS_NO_RESULT,
+                                method_set_image_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageHostname", SD_BUS_ARGS("s", name), SD_BUS_RESULT("s", hostname),
+                                method_get_image_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageMachineID", SD_BUS_ARGS("s", name), SD_BUS_RESULT("ay", id),
+                                method_get_image_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageMachineInfo", SD_BUS_ARGS("s", name), SD_BUS_RESULT("a{ss}", machine_info),
+                                method_get_image_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetImageOSRelease", SD_BUS_ARGS("s", name), SD_BUS_RESULT("a{ss}", os_release),
+                                method_get_image_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 
@@ -608,6 +896,9 @@ static const sd_bus_vtable image_vtable[] = {
         SD_BUS_PROPERTY("CreationTimestamp", "t", property_get, 0, 0),
         SD_BUS_PROPERTY("ModificationTimestamp", "t", property_get, 0, 0),
         SD_BUS_PROPERTY("Usage", "t", property_get, 0, 0),
+        SD_BUS_PROPERTY("Limit", "t", property_get, 0, 0),
+        SD_BUS_PROPERTY("UsageExclusive", "t", property_get, 0, 0),
+        SD_BUS_PROPERTY("LimitExclusive", "t", property_get, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("Remove", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
                                 method_image_remove, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Rename", SD_BUS_ARGS("s", new_name), SD_BUS_NO_RESULT,
@@ -616,6 +907,16 @@ static const sd_bus_vtable image_vtable[] = {
                                 method_image_clone, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("MarkReadOnly", SD_BUS_ARGS("b", read_only), SD_BUS_NO_RESULT,
                                 method_image_mark_read_only, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetLimit", SD_BUS_ARGS("t", size), SD_BUS_NO_RESULT,
+                                method_image_set_limit, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetHostname", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", hostname),
+                                method_image_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMachineID", SD_BUS_NO_ARGS, SD_BUS_RESULT("ay", id),
+                                method_image_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetMachineInfo", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{ss}", machine_info),
+                                method_image_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetOSRelease", SD_BUS_NO_ARGS, SD_BUS_RESULT("a{ss}", os_release),
+                                method_image_get_metadata, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 
@@ -640,5 +941,8 @@ int image_bus_register(Manager *m) {
         r = sd_bus_add_node_enumerator(m->bus, NULL, IMAGE_OBJECT_PREFIX, image_node_enumerator, m);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the image enumerator: %m");
+        r = image_snapshot_bus_register(m); /* the snapshot methods, merged into the same interfaces */
+        if (r < 0)
+                return r;
         return 0;
 }

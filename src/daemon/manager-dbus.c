@@ -15,6 +15,7 @@
 #include "machine-resources.h"
 #include "manager-dbus.h"
 #include "name-util.h"
+#include "transfer-dbus.h"
 
 static int reply_machine_path(sd_bus_message *message, Machine *machine) {
         _cleanup_free_ char *p = NULL;
@@ -479,6 +480,9 @@ int manager_bus_register(Manager *m) {
                         return log_error_errno(r, "Failed to add the machines' methods: %m");
         }
         r = image_bus_register(m); /* the pool's own objects: no machine vtable to pair */
+        if (r < 0)
+                return r;
+        r = transfer_bus_register(m); /* imports and exports: objects of their own */
         if (r < 0)
                 return r;
         r = sd_bus_add_node_enumerator(m->bus, NULL, MACHINE_OBJECT_PREFIX, machine_node_enumerator, m);

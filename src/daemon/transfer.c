@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The registry of transfers, and the worker that runs one: its job in a child, then the rename into the pool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus-errors.h"
+#include "image.h"
+#include "image-lock.h"
+#include "operation.h"
+#include "rm-rf.h"
+#include "transfer.h"
+
+static const char *const transfer_type_table[_TRANSFER_TYPE_MAX] = {
+        [TRANSFER_IMPORT_TAR] = "import-tar",
+        [TRANSFER_IMPORT_RAW] = "import-raw",
+        [TRANSFER_IMPORT_FS] = "import-fs",
+        [TRANSFER_EXPORT_TAR] = "export-tar",
+        [TRANSFER_EXPORT_RAW] = "export-raw",
+};
+
+static const char *const compression_table[_TRANSFER_COMPRESSION_MAX] = {
+        [TRANSFER_UNCOMPRESSED] = "uncompressed",
+        [TRANSFER_GZIP] = "gzip",
+        [TRANSFER_XZ] = "xz",
+        [TRANSFER_ZSTD] = "zstd",
+};
+
+const char *transfer_type_to_string(TransferType t) {
+        return t >= 0 && t < _TRANSFER_TYPE_MAX ? transfer_type_table[t] : NULL;
+}
+
+TransferCompression transfer_compression_from_string(const char *s) {
+        /* importd's empty format means "as you like": uncompressed here. */
+        if (isempty(s))
+                return TRANSFER_UNCOMPRESSED;
+        for (int i = 0; i < _TRANSFER_COMPRESSION_MAX; i++)
+                if (streq(s, compression_table[i]))
+                        return i;
+        return _TRANSFER_COMPRESSION_INVALID;
+}
+
+Transfer *transfer_find(TransferRegistry *r, uint32_t id) {
+        for (Transfer *t = r->transfers; t; t = t->next)
+                if (t->id == id)
+                        return t;
+        return NULL;
+}
+
+int transfer_new(TransferRegistry *r, TransferType type, const char *remote, const char *local,
+                 Transfer **ret) {
+        Transfer *t;
+
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        t->remote = strdup(strempty(remote));
+        t->local = strdup(strempty(local));
+        if (!t->remote || !t->local) {
+                free(t->remote);
+                free(t->local);
+                free(t);
+                return -ENOMEM;
+        }
+        /* Ids are never 0 and not reused while one is in the list (after 2^32 transfers). */
+        do
+                r->last_id = r->last_id == UINT32_MAX ? 1 : r->last_id + 1;
+        while (transfer_find(r, r->last_id));
+        t->id = r->last_id;
+        t->type = type;
+        t->registry = r;
+        t->progress_fd = -EBADF;
+        t->next = r->transfers;
+        r->transfers = t;
+        r->n_transfers++;
+        *ret = t;
+        return 0;
+}
+
+Transfer *transfer_free(Transfer *t) {
+        if (!t)
+                return NULL;
+        for (Transfer **i = &t->registry->transfers; *i; i = &(*i)->next)
+                if (*i == t) {
+                        *i = t->next;
+                        t->registry->n_transfers--;
+                        break;
+                }
+        safe_close(t->progress_fd);
+        free(t->remote);
+        free(t->local);
+        free(t->temp_path);
+        free(t);
+        return NULL;
+}
+
+/* ---- the worker (runs in a forked process, never in berthd) ---- */
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+void transfer_report_progress(int progress_fd, uint64_t done, uint64_t total) {
+        /* Per process: every worker child reports for one job only. */
+        static uint64_t last;
+        uint64_t n = now_usec();
+        uint32_t ppm;
+
+        if (progress_fd < 0 || total == 0 || (last != 0 && n - last < 100000))
+                return;
+        last = n;
+        ppm = done >= total ? 1000000U : (uint32_t) (done * 1000000.0 / (double) total);
+        /* Non-blocking: a busy berthd makes us skip a report, never wait. */
+        (void) !write(progress_fd, &ppm, sizeof(ppm));
+}
+
+/* nftw() passes no state but through a static; only workers walk trees. */
+static uint64_t walk_bytes;
+
+static int walk_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        if (flag == FTW_F && S_ISREG(st->st_mode))
+                walk_bytes += (uint64_t) st->st_size;
+        return 0;
+}
+
+uint64_t transfer_tree_bytes(const char *path) {
+        walk_bytes = 0;
+        (void) nftw(path, walk_one, 16, FTW_PHYS | FTW_MOUNT);
+        return walk_bytes;
+}
+
+static int run_job(const TransferJob *j, char *errbuf, size_t errsize) {
+        switch (j->type) {
+        case TRANSFER_IMPORT_TAR:
+                return import_tar_run(j, errbuf, errsize);
+        case TRANSFER_IMPORT_RAW:
+                return import_raw_run(j, errbuf, errsize);
+        case TRANSFER_IMPORT_FS:
+                return import_fs_run(j, errbuf, errsize);
+        case TRANSFER_EXPORT_TAR:
+                return export_tar_run(j, errbuf, errsize);
+        case TRANSFER_EXPORT_RAW:
+                return export_raw_run(j, errbuf, errsize);
+        case _TRANSFER_TYPE_MAX:
+        case _TRANSFER_TYPE_INVALID:
+                break;
+        }
+        return -EINVAL;
+}
+
+/* The child: does the job, sends an error message (if any) through ERR_FD, exits. */
+static _noreturn_ void job_child(const TransferJob *j, pid_t parent, int err_fd, const sigset_t *old) {
+        char errbuf[512] = "";
+        int r;
+
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+                _exit(EXIT_FAILURE);
+        (void) sigprocmask(SIG_SETMASK, old, NULL);
+        r = run_job(j, errbuf, sizeof(errbuf));
+        if (r < 0) {
+                if (!errbuf[0])
+                        (void) snprintf(errbuf, sizeof(errbuf), "%s", strerror(-r));
+                (void) !write(err_fd, errbuf, strlen(errbuf));
+                _exit(r == -EEXIST ? 3 : 1);
+        }
+        _exit(0);
+}
+
+/* Puts the finished import in place: next to nothing, or exchanged with the image it
+ * replaces (force), which is removed after. */
+static int move_into_place(const TransferJob *j, char *errbuf, size_t errsize) {
+        int r;
+
+        if (renameat2(AT_FDCWD, j->temp_path, AT_FDCWD, j->dest_path, RENAME_NOREPLACE) >= 0)
+                return 0;
+        if (errno != EEXIST || !j->force) {
+                r = -errno;
+                if (r == -EEXIST)
+                        (void) snprintf(errbuf, errsize, "An image with this name exists already");
+                return r;
+        }
+        /* A machine running from the image holds its lock: never swap it away under it. */
+        r = image_lock(j->dest_path, true);
+        if (r == -EBUSY) {
+                (void) snprintf(errbuf, errsize, "The image to replace is in use");
+                return -EBUSY;
+        }
+        safe_close(r);
+        if (renameat2(AT_FDCWD, j->temp_path, AT_FDCWD, j->dest_path, RENAME_EXCHANGE) < 0)
+                return -errno;
+        /* The old image now has the hidden name; it may be immutable. */
+        {
+                _cleanup_close_ int fd = open(j->temp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+                if (fd >= 0)
+                        (void) chattr_immutable(fd, false);
+        }
+        (void) rm_rf_path(j->temp_path);
+        return 0;
+}
+
+static int mark_read_only(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = chattr_immutable(fd, true);
+        return r < 0 ? r : 0;
+}
+
+static _noreturn_ void worker_fail(const TransferJob *j, int r, const char *name, const char *msg) {
+        if (j->temp_path)
+                (void) rm_rf_path(j->temp_path);
+        (void) operation_report_errorf(j->result_fd, r, name, "%s", msg);
+        _exit(1);
+}
+
+/* Waits for the child; on SIGTERM (a cancel) kills it. Feeds import-fs's progress meanwhile.
+ * Returns the child's wait status, or -ECANCELED. */
+static int supervise(const TransferJob *j, pid_t child, uint64_t fs_total) {
+        const struct timespec tick = { .tv_nsec = 250 * 1000 * 1000 };
+        sigset_t ss;
+        int status;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGCHLD);
+        for (;;) {
+                int sig = sigtimedwait(&ss, NULL, &tick);
+                pid_t p;
+
+                if (sig == SIGTERM) {
+                        (void) kill(child, SIGKILL);
+                        (void) waitpid(child, NULL, 0);
+                        return -ECANCELED;
+                }
+                p = waitpid(child, &status, WNOHANG);
+                if (p == child)
+                        return status;
+                if (p < 0 && errno != EINTR)
+                        return -errno;
+                if (j->type == TRANSFER_IMPORT_FS && fs_total > 0)
+                        transfer_report_progress(j->progress_fd, transfer_tree_bytes(j->temp_path), fs_total);
+        }
+}
+
+_noreturn_ void transfer_worker_run(const TransferJob *j) {
+        _cleanup_close_pair_ int err_pipe[2] = { -EBADF, -EBADF };
+        char errbuf[512] = "";
+        uint64_t fs_total = 0;
+        pid_t self = getpid(), child;
+        sigset_t ss, old;
+        ssize_t n;
+        int r, status;
+
+        /* SIGTERM is a cancel: taken synchronously, so that it can never interrupt a cleanup. */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGCHLD);
+        (void) sigprocmask(SIG_BLOCK, &ss, &old);
+        if (pipe2(err_pipe, O_CLOEXEC) < 0)
+                worker_fail(j, -errno, NULL, "Failed to make a pipe");
+        if (j->type == TRANSFER_IMPORT_FS) {
+                char p[64];
+
+                (void) snprintf(p, sizeof(p), "/proc/self/fd/%i/.", j->input_fd);
+                fs_total = transfer_tree_bytes(p);
+        }
+
+        child = fork();
+        if (child < 0)
+                worker_fail(j, -errno, NULL, "Failed to fork");
+        if (child == 0) {
+                err_pipe[0] = safe_close(err_pipe[0]);
+                job_child(j, self, err_pipe[1], &old);
+        }
+        err_pipe[1] = safe_close(err_pipe[1]);
+
+        status = supervise(j, child, fs_total);
+        if (status == -ECANCELED)
+                worker_fail(j, -ECANCELED, NULL, "Canceled");
+        if (status < 0)
+                worker_fail(j, status, NULL, "Failed to wait for the transfer");
+        n = read(err_pipe[0], errbuf, sizeof(errbuf) - 1);
+        errbuf[n > 0 ? n : 0] = 0;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                worker_fail(j, WIFEXITED(status) && WEXITSTATUS(status) == 3 ? -EEXIST : -EIO,
+                            NULL, errbuf[0] ? errbuf : "The transfer ended abnormally");
+
+        if (j->dest_path) {
+                r = move_into_place(j, errbuf, sizeof(errbuf));
+                if (r < 0)
+                        worker_fail(j, r,
+                                    r == -EEXIST ? BUS_ERROR_IMAGE_EXISTS : r == -EBUSY ? BUS_ERROR_IMAGE_BUSY : NULL,
+                                    errbuf[0] ? errbuf : strerror(-r));
+                if (j->read_only && (r = mark_read_only(j->dest_path)) < 0) {
+                        (void) operation_report_errorf(j->result_fd, r, NULL,
+                                                       "Imported, but failed to mark read-only: %s", strerror(-r));
+                        _exit(1);
+                }
+        }
+        transfer_report_progress(j->progress_fd, 1, 1);
+        (void) operation_report(j->result_fd, 0, NULL, 0, -EBADF);
+        _exit(0);
+}
