@@ -36,6 +36,8 @@ done
 
 # shellcheck source=../tests/lib/testhost.sh
 . "$repo/tests/lib/testhost.sh"
+# shellcheck source=testhost-berthd.sh
+. "$here/testhost-berthd.sh"
 TH=bench-reg-$$
 BASE=$(mktemp -d /var/tmp/berth-bench-reg.XXXXXX)
 SH=$BASE/shared  # bound into the testhost at the same path: the client and the PID lists
@@ -75,14 +77,8 @@ fi
 cc -O2 -Wall -Wextra -o "$SH/registry-client" "$here/registry-client.c" $(pkg-config --cflags --libs libsystemd)
 client=$SH/registry-client
 
-log "starting testhost $TH..."
-testhost_start "$TH" --bind "$SH" --keep-upper "$KEEP"
-started=1
+bench_testhost_up "$TH" "$build" --bind "$SH" --keep-upper "$KEEP" || exit 1
 th() { testhost_exec "$TH" "$@"; }
-log "installing $build into it..."
-testhost_install "$TH" "$build"
-berthd=$(th sh -c 'for p in /usr/local/libexec/berthd /usr/libexec/berthd; do [ -x $p ] && echo $p && break; done')
-[ -n "$berthd" ] || { log "berthd not installed in the testhost"; exit 1; }
 
 # berthd runs as its service would: a system service with systemd's default limits.
 # BENCH_REG_BACKEND=cgroupfs|systemd forces berthd's scope backend; by default it picks its own.
