@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bus-errors.h"
+#include "fd-util.h"
 #include "image.h"
 #include "image-lock.h"
 #include "operation.h"
@@ -256,6 +257,22 @@ static int supervise(const TransferJob *j, pid_t child, uint64_t fs_total) {
         }
 }
 
+static int cmp_int(const void *a, const void *b) {
+        return *(const int *) a - *(const int *) b;
+}
+
+static void keep_only_job_fds(const TransferJob *j) {
+        int fds[] = { j->input_fd, j->output_fd, j->progress_fd, j->result_fd }, keep[ELEMENTSOF(fds)];
+        size_t n = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                if (fds[i] >= 0)
+                        keep[n++] = fds[i];
+        qsort(keep, n, sizeof(int), cmp_int);
+        if (close_all_fds_except(keep, n) < 0)
+                worker_fail(j, -errno, NULL, "Failed to close the fds a transfer must not hold");
+}
+
 _noreturn_ void transfer_worker_run(const TransferJob *j) {
         _cleanup_close_pair_ int err_pipe[2] = { -EBADF, -EBADF };
         char errbuf[512] = "";
@@ -264,6 +281,11 @@ _noreturn_ void transfer_worker_run(const TransferJob *j) {
         sigset_t ss, old;
         ssize_t n;
         int r, status;
+
+        /* We were forked from berthd with every fd it had, other transfers' pipes among them: a
+         * worker that held on to the write end of the pipe another import reads would keep that
+         * import from ever seeing its end. Only our own fds stay. */
+        keep_only_job_fds(j);
 
         /* SIGTERM is a cancel: taken synchronously, so that it can never interrupt a cleanup. */
         sigemptyset(&ss);

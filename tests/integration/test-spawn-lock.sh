@@ -244,7 +244,7 @@ fi
 # A btrfs subvolume as BASE: NEW is a snapshot of it (a subvolume itself), made in no time.
 if command -v mkfs.btrfs >/dev/null && command -v btrfs >/dev/null; then
 	BI=$SCRATCH/btrfs.img BM=$SCRATCH/btrfs
-	truncate -s 512M "$BI" && mkfs.btrfs -q "$BI" && mkdir -p "$BM"
+	truncate -s 512M "$BI" && mkfs.btrfs -q "$BI" >/dev/null && mkdir -p "$BM"
 	BDEV=$(losetup --find --show "$BI")
 	on_cleanup "umount '$BM' 2>/dev/null; loop_detach_file '$BI'; true"
 	mount "$BDEV" "$BM"
