@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "ctl-progress.h"
 #include "log.h"
 #include "name-util.h"
 #include "parse-util.h"
@@ -322,13 +323,96 @@ static int call_image(Ctl *ctl, const char *method, uint64_t timeout, const char
         return CTL_EXIT_SUCCESS;
 }
 
+/* What berthctl clone learns while CloneImage runs. */
+typedef struct CloneWait {
+        sd_bus_message *reply; /* CloneImage's answer, once it came */
+        uint32_t transfer_id;  /* the copy's transfer, once seen (a snapshot has none) */
+        double progress;
+} CloneWait;
+
+static int on_clone_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        CloneWait *w = userdata;
+
+        w->reply = sd_bus_message_ref(m);
+        return 0;
+}
+
+/* Our clone's transfer (type "clone", Local NEW_NAME) in ListTransfers, and its progress. */
+static void clone_poll(Ctl *ctl, const char *new_name, CloneWait *w) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *type, *remote, *local, *path;
+        uint32_t id;
+        double p;
+
+        if (ctl_call(ctl, "ListTransfers", &error, &reply, NULL) < 0 ||
+            sd_bus_message_enter_container(reply, 'a', "(usssdo)") < 0)
+                return;
+        while (sd_bus_message_read(reply, "(usssdo)", &id, &type, &remote, &local, &p, &path) > 0)
+                if (streq(type, "clone") && streq(local, new_name) && (w->transfer_id == 0 || w->transfer_id == id)) {
+                        w->transfer_id = id;
+                        w->progress = p;
+                }
+}
+
+/* CloneImage answers only when done: meanwhile, on a terminal, its transfer's progress. */
 int verb_clone(int argc, char **argv, Ctl *ctl) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        bool tty = isatty(STDERR_FILENO) && !ctl->quiet, drawn = false;
+        uint64_t start = ctl_progress_now_usec(), last = 0;
+        CloneWait w = {};
+        sd_bus *bus;
         int r = check_name(argv[1]) ?: check_name(argv[2]);
 
         if (r != 0)
                 return r;
-        return call_image(ctl, "CloneImage", CLONE_TIMEOUT_USEC, "clone", argv[1], "ssb", argv[1], argv[2],
-                          (int) ctl->read_only);
+        if (ctl_bus(ctl, &bus) < 0 || ctl_new_manager_call(ctl, "CloneImage", &m) < 0)
+                return CTL_EXIT_FAILURE;
+        r = sd_bus_message_append(m, "ssb", argv[1], argv[2], (int) ctl->read_only);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build CloneImage: %m"), CTL_EXIT_FAILURE;
+        if (sd_bus_message_get_allow_interactive_authorization(m) > 0)
+                ctl_polkit_agent_open(ctl);
+        r = sd_bus_call_async(bus, &slot, m, on_clone_reply, &w, CLONE_TIMEOUT_USEC);
+        if (r < 0)
+                return ctl_log_bus_error(NULL, r, "clone image %s", argv[1]);
+        while (!w.reply) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        break;
+                if (r > 0)
+                        continue;
+                if (tty && ctl_progress_now_usec() - last >= 200000) {
+                        clone_poll(ctl, argv[2], &w);
+                        if (w.transfer_id > 0 && !w.reply) {
+                                ctl_progress_draw(w.progress, 0, start);
+                                drawn = true;
+                        }
+                        last = ctl_progress_now_usec();
+                        continue; /* the poll may have read the answer already */
+                }
+                r = sd_bus_wait(bus, tty ? 200000 : UINT64_MAX);
+                if (r < 0 && r != -EINTR)
+                        break;
+        }
+        if (!w.reply) {
+                if (drawn)
+                        fputs("\n", stderr);
+                return ctl_log_bus_error(NULL, r, "clone image %s", argv[1]);
+        }
+        if (drawn) {
+                if (!sd_bus_message_is_method_error(w.reply, NULL))
+                        ctl_progress_draw(1.0, 0, start);
+                fputs("\n", stderr);
+        }
+        if (sd_bus_message_is_method_error(w.reply, NULL))
+                r = ctl_log_bus_error(sd_bus_message_get_error(w.reply), -sd_bus_message_get_errno(w.reply),
+                                      "clone image %s", argv[1]);
+        else
+                r = CTL_EXIT_SUCCESS;
+        sd_bus_message_unref(w.reply);
+        return r;
 }
 
 int verb_rename(int argc, char **argv, Ctl *ctl) {

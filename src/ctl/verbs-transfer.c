@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
+#include "ctl-progress.h"
 #include "log.h"
 #include "name-util.h"
 #include "strv.h"
@@ -34,13 +34,6 @@ typedef struct Wait {
         double progress;
         bool berthd_gone;
 } Wait;
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static int on_removed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Wait *w = userdata;
@@ -97,40 +90,6 @@ static int on_owner(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return 0;
 }
 
-static void format_size(char *buf, size_t size, double v) {
-        static const char units[] = "BKMGT";
-        size_t u = 0;
-
-        while (v >= 1024 && u < sizeof(units) - 2) {
-                v /= 1024;
-                u++;
-        }
-        (void) snprintf(buf, size, "%.1f%c", v, units[u]);
-}
-
-/* One line on stderr: bar, percent, rate (bytes where we know the size, else percent), ETA. */
-static void draw_bar(double p, uint64_t size, uint64_t start_usec) {
-        double secs = (double) (now_usec() - start_usec) / 1e6;
-        char bar[31], rate[32] = "", eta[32] = "";
-        size_t fill = (size_t) (p * 30);
-
-        for (size_t i = 0; i < 30; i++)
-                bar[i] = i < fill ? '#' : '.';
-        bar[30] = 0;
-        if (secs > 0.5 && p > 0) {
-                double left = secs / p * (1.0 - p);
-
-                if (size > 0) {
-                        format_size(rate, sizeof(rate), p * (double) size / secs);
-                        strcat(rate, "/s");
-                } else
-                        (void) snprintf(rate, sizeof(rate), "%.1f%%/s", p * 100 / secs);
-                (void) snprintf(eta, sizeof(eta), "ETA %u:%02u", (unsigned) left / 60, (unsigned) left % 60);
-        }
-        fprintf(stderr, "\r[%s] %3u%% %s %s\033[K", bar, (unsigned) (p * 100), rate, eta);
-        fflush(stderr);
-}
-
 static int cancel(Ctl *ctl, uint32_t id) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
@@ -148,7 +107,7 @@ static int run_transfer(Ctl *ctl, sd_bus_message *call, uint64_t size, const cha
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
         bool tty = isatty(STDERR_FILENO) && !ctl->quiet, drawn = false;
-        uint64_t start = now_usec(), last_draw = 0;
+        uint64_t start = ctl_progress_now_usec(), last_draw = 0;
         Wait w = {};
         sd_bus *bus;
         int r, ret;
@@ -192,10 +151,10 @@ static int run_transfer(Ctl *ctl, sd_bus_message *call, uint64_t size, const cha
                         break;
                 if (r > 0)
                         continue;
-                if (tty && now_usec() - last_draw >= 200000) {
-                        draw_bar(w.progress, size, start);
+                if (tty && ctl_progress_now_usec() - last_draw >= 200000) {
+                        ctl_progress_draw(w.progress, size, start);
                         drawn = true;
-                        last_draw = now_usec();
+                        last_draw = ctl_progress_now_usec();
                 }
                 r = sd_bus_wait(bus, tty ? 200000 : UINT64_MAX);
                 if (r < 0 && r != -EINTR)
@@ -205,7 +164,7 @@ static int run_transfer(Ctl *ctl, sd_bus_message *call, uint64_t size, const cha
         (void) sigaction(SIGTERM, &old_term, NULL);
         if (drawn) {
                 if (streq_ptr(w.result, "done"))
-                        draw_bar(1.0, size, start);
+                        ctl_progress_draw(1.0, size, start);
                 fputs("\n", stderr);
         }
 

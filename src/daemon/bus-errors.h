@@ -23,5 +23,7 @@
 /* Transfers (transfer-dbus.c) */
 #define BUS_ERROR_IMAGE_EXISTS "org.berth.machine1.ImageExists"
 #define BUS_ERROR_NO_SUCH_TRANSFER "org.berth.machine1.NoSuchTransfer"
+/* A clone canceled with CancelTransfer (image-dbus.c) */
+#define BUS_ERROR_CANCELED "org.berth.machine1.Canceled"
 
 extern const sd_bus_error_map berth_bus_errors[];

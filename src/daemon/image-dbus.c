@@ -10,6 +10,7 @@
 
 #include "bus-errors.h"
 #include "image.h"
+#include "image-clone.h"
 #include "image-dbus.h"
 #include "image-lock.h"
 #include "image-metadata.h"
@@ -21,6 +22,7 @@
 #include "operation.h"
 #include "resolve.h"
 #include "strv.h"
+#include "transfer-dbus.h"
 
 #define MANAGE_IMAGES "org.berth.machine1.manage-images"
 /* A worker reading a raw image's metadata gives up after this long (a hostile image must not
@@ -224,10 +226,12 @@ static int do_mark(sd_bus_message *message, Manager *m, const char *name, int re
         return sd_bus_reply_method_return(message, NULL);
 }
 
-/* What a clone's operation holds on to: its source, busy until the worker is gone. */
+/* What a clone's operation holds on to: its source, busy until the worker is gone, and the
+ * transfer that shows a copy's progress (0: none, e.g. a snapshot). */
 typedef struct CloneJob {
         Manager *manager;
         char *source;
+        uint32_t transfer_id;
 } CloneJob;
 
 static void clone_job_free(void *userdata) {
@@ -235,6 +239,8 @@ static void clone_job_free(void *userdata) {
         char **l = j->manager->image_clone_sources;
         size_t n = strv_length(l);
 
+        /* Without DONE (the caller went away, berthd exits): the transfer ends here. */
+        (void) transfer_bus_clone_end(j->manager, j->transfer_id, -ECANCELED);
         for (size_t k = 0; k < n; k++)
                 if (streq(l[k], j->source)) {
                         free(l[k]);
@@ -247,24 +253,24 @@ static void clone_job_free(void *userdata) {
         free(j);
 }
 
-/* The worker: copies under a hidden name in the pool, then renames it into place. */
-static _noreturn_ void clone_worker(int result_fd, ImageType type, int src_fd, const char *new_name, bool read_only) {
-        int r;
+/* The clone's end: TransferRemoved first, then the reply (machined's: empty, once done). */
+static int on_clone_done(Operation *o, OperationResult *result, void *userdata, sd_bus_error *error) {
+        CloneJob *j = userdata;
+        bool canceled;
 
-        r = image_clone_fd(type, src_fd, new_name, read_only);
-        if (r == -EEXIST)
-                (void) operation_report_errorf(result_fd, r, SD_BUS_ERROR_FILE_EXISTS,
-                                               "An image with the new name exists already");
-        else if (r < 0)
-                (void) operation_report_errorf(result_fd, r, NULL, "Failed to clone image: %s", strerror(-r));
-        else
-                (void) operation_report(result_fd, 0, NULL, 0, -EBADF);
-        _exit(r < 0 ? 1 : 0);
+        canceled = transfer_bus_clone_end(j->manager, j->transfer_id, result->error);
+        j->transfer_id = 0;
+        if (canceled)
+                return sd_bus_error_setf(error, BUS_ERROR_CANCELED, "The clone of image '%s' was canceled", j->source);
+        if (result->error < 0)
+                return result->error;
+        return sd_bus_reply_method_return(operation_get_message(o), NULL);
 }
 
 static int do_clone(sd_bus_message *message, Manager *m, const char *name, const char *new_name,
                     int read_only, sd_bus_error *error) {
         _cleanup_(image_freep) Image *i = NULL, *other = NULL;
+        _cleanup_close_pair_ int pipe_fds[2] = { -EBADF, -EBADF };
         _cleanup_close_ int src_fd = -EBADF;
         Operation *o = NULL;
         CloneJob *j;
@@ -307,14 +313,25 @@ static int do_clone(sd_bus_message *message, Manager *m, const char *name, const
                 free(j);
                 return r;
         }
-        r = operation_fork(m, message, NULL, j, &o, &result_fd, error);
+        /* A copy shows as a transfer; a snapshot is instant and does not. */
+        if (i->type != IMAGE_SUBVOLUME && pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) < 0)
+                log_debug_errno(errno, "No progress for the clone of %s: %m", i->name);
+        r = operation_fork(m, message, on_clone_done, j, &o, &result_fd, error);
         if (r < 0) {
                 clone_job_free(j);
                 return r;
         }
-        if (r == 0)
-                clone_worker(result_fd, i->type, src_fd, new_name, read_only);
+        if (r == 0) {
+                pipe_fds[0] = safe_close(pipe_fds[0]);
+                image_clone_worker_run(result_fd, i->type, src_fd, new_name, read_only, pipe_fds[1]);
+        }
         operation_set_destroy(o, clone_job_free);
+        pipe_fds[1] = safe_close(pipe_fds[1]);
+        if (pipe_fds[0] >= 0) {
+                r = transfer_bus_clone_begin(m, o, i->name, new_name, TAKE_FD(pipe_fds[0]), &j->transfer_id);
+                if (r < 0)
+                        log_debug_errno(r, "No transfer for the clone of %s: %m", i->name);
+        }
         return 1;
 }
 

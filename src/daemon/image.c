@@ -577,7 +577,10 @@ static int copy_plain(int src, int fd, off_t *in, off_t end) {
 
 /* The data segments of SRC into FD at the same offsets, so that holes stay holes:
  * copy_file_range() (which reflinks or copies in the kernel), else read() and write(). */
-static int copy_segments(int src, int fd) {
+static int copy_segments(int src, int fd, CopyProgress progress, void *userdata) {
+        /* With PROGRESS: in pieces, each reported (the callback throttles, and may cancel). */
+        size_t chunk = progress ? (size_t) 16U * 1024U * 1024U : SIZE_MAX;
+        uint64_t done = 0;
         off_t data = 0;
 
         for (;;) {
@@ -591,7 +594,7 @@ static int copy_segments(int src, int fd) {
                         return negative_errno();
                 in = out = data;
                 while (in < hole) {
-                        ssize_t n = copy_file_range(src, &in, fd, &out, (size_t) (hole - in), 0);
+                        ssize_t n = copy_file_range(src, &in, fd, &out, MIN((size_t) (hole - in), chunk), 0);
 
                         if (n < 0 && IN_SET_COPY_FALLBACK(errno)) {
                                 int r = copy_plain(src, fd, &in, hole);
@@ -605,20 +608,23 @@ static int copy_segments(int src, int fd) {
                         if (n == 0)
                                 break; /* the file shrank under us */
                 }
+                        done += (uint64_t) n;
+                        if (progress) {
+                                int r = progress(done, userdata);
                 data = hole;
         }
 }
 
 /* Copies the raw image SRC_FD into the new file FD: one FICLONE where the file system shares
  * extents, else the data segments only; then size, owner and mode. */
-static int copy_raw(int src_fd, int fd) {
+static int copy_raw(int src_fd, int fd, CopyProgress progress, void *userdata) {
         struct stat st;
         int r;
 
         if (fstat(src_fd, &st) < 0)
                 return negative_errno();
         if (ioctl(fd, FICLONE, src_fd) < 0) {
-                r = copy_segments(src_fd, fd);
+                r = copy_segments(src_fd, fd, progress, userdata);
                 if (r < 0)
                         return r;
         }
@@ -629,7 +635,8 @@ static int copy_raw(int src_fd, int fd) {
         return RET_NERRNO(fchmod(fd, st.st_mode & 07777));
 }
 
-static int clone_raw(int pool, int src_fd, const char *new_name, bool read_only) {
+static int clone_raw(int pool, int src_fd, const char *new_name, bool read_only, CopyProgress progress,
+                     void *userdata) {
         _cleanup_free_ char *entry = NULL, *t = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -642,7 +649,7 @@ static int clone_raw(int pool, int src_fd, const char *new_name, bool read_only)
         fd = openat(pool, t, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return negative_errno();
-        r = copy_raw(src_fd, fd);
+        r = copy_raw(src_fd, fd, progress, userdata);
         if (r >= 0)
                 r = RET_NERRNO(renameat2(pool, t, pool, entry, RENAME_NOREPLACE));
         if (r < 0) {
@@ -670,7 +677,8 @@ static int clone_subvolume(int pool, int src_fd, const char *new_name, bool read
         return r;
 }
 
-static int clone_directory(int pool, int src_fd, const char *new_name, bool read_only) {
+static int clone_directory(int pool, int src_fd, const char *new_name, bool read_only, CopyProgress progress,
+                           void *userdata) {
         _cleanup_free_ char *t = NULL, *tmp = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -694,7 +702,7 @@ static int clone_directory(int pool, int src_fd, const char *new_name, bool read
                 (void) remove_entry(pool, t, st.st_dev);
                 return r;
         }
-        r = copy_tree(src_fd, tmp);
+        r = copy_tree_full(src_fd, tmp, progress, userdata);
         if (r >= 0)
                 r = RET_NERRNO(renameat2(pool, t, pool, new_name, RENAME_NOREPLACE));
         if (r < 0) {
@@ -715,6 +723,9 @@ int image_clone_fd(ImageType type, int src_fd, const char *new_name, bool read_o
         int r;
 
         if (!image_name_is_valid(new_name) || streq(new_name, IMAGE_SNAPSHOTS_NAME))
+        return image_clone_fd_full(type, src_fd, new_name, read_only, NULL, NULL);
+int image_clone_fd_full(ImageType type, int src_fd, const char *new_name, bool read_only, CopyProgress progress,
+                        void *userdata) {
                 return -EINVAL;
         pool = open(image_pool_path(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (pool < 0)
@@ -724,14 +735,14 @@ int image_clone_fd(ImageType type, int src_fd, const char *new_name, bool read_o
                 return -EEXIST;
         switch (type) {
         case IMAGE_RAW:
-                return clone_raw(pool, src_fd, new_name, read_only);
+                return clone_raw(pool, src_fd, new_name, read_only, progress, userdata);
         case IMAGE_SUBVOLUME:
                 r = clone_subvolume(pool, src_fd, new_name, read_only);
                 if (r != -EXDEV && r != -ENOTTY && r != -EOPNOTSUPP)
                         return r;
-                return clone_directory(pool, src_fd, new_name, read_only);
+                return clone_directory(pool, src_fd, new_name, read_only, progress, userdata);
         case IMAGE_DIRECTORY:
-                return clone_directory(pool, src_fd, new_name, read_only);
+                return clone_directory(pool, src_fd, new_name, read_only, progress, userdata);
         case IMAGE_BLOCK:
         case _IMAGE_TYPE_MAX:
         case _IMAGE_TYPE_INVALID:

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "copy-tree.h"
 #include "macro.h"
 
 /* The writable pool, unless $BERTH_IMAGE_POOL (an absolute path) names another one (tests). */
@@ -93,6 +94,11 @@ int image_remove_hidden(const char *hidden);
  * directory with copy_tree(). -EEXIST if NEW_NAME exists, -EOPNOTSUPP for block devices. Slow:
  * call it in a worker. */
 int image_clone_fd(ImageType type, int src_fd, const char *new_name, bool read_only);
+/* image_clone_fd() that reports a copy's progress (bytes done) to PROGRESS, which may also stop
+ * it (a negative return: the work entry is removed, that errno returned). A snapshot or a
+ * reflinked raw file calls it not at all. */
+int image_clone_fd_full(ImageType type, int src_fd, const char *new_name, bool read_only, CopyProgress progress,
+                        void *userdata);
 
 /* Limits the bytes I may reference: btrfs quota groups, so only for subvolumes (-ENOTTY for
  * every other image; -EMEDIUMTYPE for a pool symlink to one). UINT64_MAX removes the limit. May

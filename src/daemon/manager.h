@@ -50,6 +50,9 @@ struct Manager {
         /* Images (image-dbus.c): the images clones are reading from, one entry per clone;
          * remove and rename refuse them (ImageBusy) meanwhile. NULL when there are none. */
         char **image_clone_sources;
+
+        /* Transfers (transfer-dbus.c): the registry, owned by the bus; NULL before and after. */
+        struct TransferRegistry *transfers;
 };
 
 int manager_new(const char *runtime_dir, Manager **ret);

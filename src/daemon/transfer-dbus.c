@@ -206,6 +206,51 @@ static int transfer_start(TransferContext *c, sd_bus_message *message, TransferJ
         return sd_bus_reply_method_return(message, "uo", t->id, p);
 }
 
+int transfer_bus_clone_begin(Manager *m, Operation *o, const char *source, const char *new_name, int progress_fd,
+                             uint32_t *ret_id) {
+        _cleanup_close_ int pfd = progress_fd;
+        TransferContext *c = (TransferContext *) m->transfers;
+        Transfer *t = NULL;
+        char p[128];
+        int r;
+
+        if (!c)
+                return -ESHUTDOWN;
+        r = transfer_new(&c->registry, TRANSFER_CLONE, source, new_name, &t);
+        if (r < 0)
+                return r;
+        /* Not owned: the clone's own operation ends the transfer (transfer_bus_clone_end()). */
+        t->operation = o;
+        t->progress_fd = TAKE_FD(pfd);
+        r = sd_event_add_io(m->event, &t->progress_source, t->progress_fd, EPOLLIN, on_progress, t);
+        if (r < 0)
+                log_debug_errno(r, "No progress for transfer %" PRIu32 ": %m", t->id);
+
+        transfer_path(t, p, sizeof(p));
+        log_debug("Transfer %" PRIu32 " started: clone %s (%s).", t->id, new_name, source);
+        (void) sd_bus_emit_signal(m->bus, MANAGER_OBJECT_PATH, MANAGER_INTERFACE, "TransferNew", "uo", t->id, p);
+        *ret_id = t->id;
+        return 0;
+}
+
+bool transfer_bus_clone_end(Manager *m, uint32_t id, int error) {
+        TransferContext *c = (TransferContext *) m->transfers;
+        Transfer *t = c && id > 0 ? transfer_find(&c->registry, id) : NULL;
+        bool canceled;
+
+        if (!t)
+                return false;
+        canceled = t->cancel_requested && error < 0;
+        t->operation = NULL;
+        t->result = error >= 0 ? "done" : canceled ? "canceled" : "failed";
+        if (error >= 0) {
+                t->progress = 1.0;
+                emit_progress(t);
+        }
+        transfer_finish(t);
+        return canceled;
+}
+
 /* What the fd is, as berthd sees it: a file's path, "pipe:[…]", … */
 static char *fd_description(int fd) {
         char p[64], buf[PATH_MAX];
@@ -586,10 +631,13 @@ static const sd_bus_vtable transfer_vtable[] = {
 static void context_free(void *userdata) {
         TransferContext *c = userdata;
 
+        if (c->manager->transfers == &c->registry)
+                c->manager->transfers = NULL;
         while (c->registry.transfers) {
                 Transfer *t = c->registry.transfers;
 
-                if (t->operation) {
+                /* A clone's operation is not ours: its owner finds the transfer gone. */
+                if (t->operation && t->type != TRANSFER_CLONE) {
                         operation_set_destroy(t->operation, NULL);
                         operation_free(t->operation);
                 }
@@ -615,6 +663,7 @@ int transfer_bus_register(Manager *m) {
                 return log_error_errno(r, "Failed to add the transfer methods: %m");
         }
         (void) sd_bus_slot_set_destroy_callback(slot, context_free);
+        m->transfers = &c->registry;
         /* Owned by the bus from now on, so the registry is freed with it. */
         (void) sd_bus_slot_set_floating(slot, true);
         sd_bus_slot_unref(slot);

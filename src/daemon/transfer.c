@@ -27,6 +27,7 @@ static const char *const transfer_type_table[_TRANSFER_TYPE_MAX] = {
         [TRANSFER_IMPORT_FS] = "import-fs",
         [TRANSFER_EXPORT_TAR] = "export-tar",
         [TRANSFER_EXPORT_RAW] = "export-raw",
+        [TRANSFER_CLONE] = "clone",
 };
 
 static const char *const compression_table[_TRANSFER_COMPRESSION_MAX] = {
@@ -154,6 +155,7 @@ static int run_job(const TransferJob *j, char *errbuf, size_t errsize) {
                 return export_tar_run(j, errbuf, errsize);
         case TRANSFER_EXPORT_RAW:
                 return export_raw_run(j, errbuf, errsize);
+        case TRANSFER_CLONE: /* never a TransferJob */
         case _TRANSFER_TYPE_MAX:
         case _TRANSFER_TYPE_INVALID:
                 break;

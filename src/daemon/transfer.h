@@ -17,6 +17,7 @@ typedef enum TransferType {
         TRANSFER_IMPORT_FS,
         TRANSFER_EXPORT_TAR,
         TRANSFER_EXPORT_RAW,
+        TRANSFER_CLONE,         /* a CloneImage that copies: its worker is image-clone.c's */
         _TRANSFER_TYPE_MAX,
         _TRANSFER_TYPE_INVALID = -EINVAL,
 } TransferType;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +12,18 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "btrfs-util.h"
 #include "copy-tree.h"
 #include "fd-util.h"
 #include "macro.h"
+
+/* With a progress callback: at most this often (µs), and data in pieces of at most this size,
+ * so that a big file reports (and can be stopped) on its way. */
+#define PROGRESS_INTERVAL_USEC (200U * 1000U)
+#define PROGRESS_CHUNK_BYTES ((size_t) 16U * 1024U * 1024U)
 
 /* Inodes with several links already copied: the next link to one becomes a hard link. */
 typedef struct HardLink {
@@ -34,7 +41,32 @@ typedef struct CopyContext {
         uid_t new_uid;
         gid_t new_gid;
         char *names, *value; /* xattr buffers, allocated once */
+        CopyProgress progress; /* or NULL */
+        void *userdata;
+        uint64_t done;          /* bytes of the regular files finished */
+        uint64_t reported_usec; /* when PROGRESS was last called */
 } CopyContext;
+
+/* CLOCK_MONOTONIC_COARSE is read in the vDSO: no syscall, however often we ask. */
+static uint64_t coarse_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* Tells the caller DONE (bytes), unless it was told less than an interval ago (FORCE: always). */
+static int report(CopyContext *c, uint64_t done, bool force) {
+        uint64_t n;
+
+        if (!c->progress)
+                return 0;
+        n = coarse_usec();
+        if (!force && n - c->reported_usec < PROGRESS_INTERVAL_USEC)
+                return 0;
+        c->reported_usec = n;
+        return c->progress(done, c->userdata);
+}
 
 #define XATTR_LIST_MAX_BYTES (64U * 1024U)
 #define XATTR_VALUE_MAX_BYTES (64U * 1024U)
@@ -146,8 +178,10 @@ static ssize_t copy_bytes(int src, int dest, off_t offset, size_t size) {
 
 /* The data of SRC into the empty DEST: a reflink of the whole file, or the data extents one by
  * one with copy_file_range (which reflinks or copies in the kernel), leaving holes as holes. */
-static int copy_data(int src, int dest, off_t size) {
+static int copy_data(CopyContext *c, int src, int dest, off_t size) {
+        size_t chunk = c->progress ? PROGRESS_CHUNK_BYTES : SIZE_MAX;
         off_t data = 0, hole;
+        int r;
 
         if (ioctl(dest, FICLONE, src) >= 0)
                 return 0;
@@ -163,7 +197,7 @@ static int copy_data(int src, int dest, off_t size) {
                         return negative_errno();
                 while (data < hole) {
                         loff_t in = data, out = data;
-                        ssize_t n = copy_file_range(src, &in, dest, &out, (size_t) (hole - data), 0);
+                        ssize_t n = copy_file_range(src, &in, dest, &out, MIN((size_t) (hole - data), chunk), 0);
 
                         /* Between file systems of different types the kernel refuses (EXDEV);
                          * some refuse it altogether: then the bytes go through us. */
@@ -176,6 +210,9 @@ static int copy_data(int src, int dest, off_t size) {
                         if (n == 0)
                                 break; /* the file shrank under us */
                         data += n;
+                        r = report(c, c->done + (uint64_t) data, false);
+                        if (r < 0)
+                                return r;
                 }
         }
         return RET_NERRNO(ftruncate(dest, size));
@@ -222,7 +259,11 @@ static int copy_entry(CopyContext *c, int src_dir, int dest_dir, const char *nam
                 dest = openat(dest_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (dest < 0)
                         return negative_errno();
-                r = copy_data(src, dest, st->st_size);
+                r = copy_data(c, src, dest, st->st_size);
+                if (r < 0)
+                        return r;
+                c->done += (uint64_t) st->st_size;
+                r = report(c, c->done, false);
                 if (r < 0)
                         return r;
         } else {
@@ -325,7 +366,11 @@ static int copy_dir(CopyContext *c, int src_dir, int dest_dir, const char *rel) 
 }
 
 int copy_tree(int src_fd, const char *dest) {
-        CopyContext c = { .dest_root = -EBADF };
+        return copy_tree_full(src_fd, dest, NULL, NULL);
+}
+
+int copy_tree_full(int src_fd, const char *dest, CopyProgress progress, void *userdata) {
+        CopyContext c = { .dest_root = -EBADF, .progress = progress, .userdata = userdata };
         _cleanup_close_ int d = -EBADF;
         struct stat st, dst;
         int r;
@@ -347,6 +392,8 @@ int copy_tree(int src_fd, const char *dest) {
         r = copy_dir(&c, src_fd, d, "");
         if (r >= 0)
                 r = copy_metadata(&c, src_fd, d, &st);
+        if (r >= 0)
+                r = report(&c, c.done, true);
         for (size_t i = 0; i < c.n_links; i++)
                 free(c.links[i].path);
         free(c.links);
