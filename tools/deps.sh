@@ -13,7 +13,7 @@ PACKAGES=(
 	busybox-static debootstrap systemd systemd-container dbus dbus-bin polkitd
 	iproute2 util-linux procps passwd python3 python3-dbus python3-gi libxml2-utils libglib2.0-bin tmux acl openssh-server
 	# images: partitioning and the file systems of the pool tests
-	fdisk btrfs-progs xfsprogs e2fsprogs
+	fdisk btrfs-progs xfsprogs e2fsprogs dosfstools mtools
 	# transfers: the test unpacks a zstd raw export
 	zstd
 )

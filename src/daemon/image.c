@@ -23,6 +23,7 @@
 #include "image.h"
 #include "name-util.h"
 #include "rm-rf.h"
+#include "template-build.h"
 
 /* copy_file_range() errors that mean "not between these two files": copy by hand instead. */
 #define IN_SET_COPY_FALLBACK(e) ((e) == EXDEV || (e) == EOPNOTSUPP || (e) == EINVAL || (e) == ENOSYS)
@@ -607,10 +608,14 @@ static int copy_segments(int src, int fd, CopyProgress progress, void *userdata)
                                 return negative_errno();
                         if (n == 0)
                                 break; /* the file shrank under us */
-                }
                         done += (uint64_t) n;
                         if (progress) {
                                 int r = progress(done, userdata);
+
+                                if (r < 0)
+                                        return r;
+                        }
+                }
                 data = hole;
         }
 }
@@ -718,14 +723,16 @@ static int clone_directory(int pool, int src_fd, const char *new_name, bool read
 }
 
 int image_clone_fd(ImageType type, int src_fd, const char *new_name, bool read_only) {
+        return image_clone_fd_full(type, src_fd, new_name, read_only, NULL, NULL);
+}
+
+int image_clone_fd_full(ImageType type, int src_fd, const char *new_name, bool read_only, CopyProgress progress,
+                        void *userdata) {
         _cleanup_close_ int pool = -EBADF;
         struct stat st;
         int r;
 
         if (!image_name_is_valid(new_name) || streq(new_name, IMAGE_SNAPSHOTS_NAME))
-        return image_clone_fd_full(type, src_fd, new_name, read_only, NULL, NULL);
-int image_clone_fd_full(ImageType type, int src_fd, const char *new_name, bool read_only, CopyProgress progress,
-                        void *userdata) {
                 return -EINVAL;
         pool = open(image_pool_path(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (pool < 0)
@@ -796,7 +803,10 @@ const char *image_fs_name(const Image *i) {
         }
 }
 
-/* Removes the ".#" leftovers of interrupted operations (subvolumes too) from the writable pool. */
+/* Removes the ".#" leftovers of interrupted operations (subvolumes too) from the writable pool.
+ * Except a template build berth-spawn is running right now (a "berth-spawn --template" started
+ * before us): its work directory and lock file stay while it holds the lock, and while we remove
+ * them we hold it shared, so that no build of that name starts in the middle. */
 int image_pool_clean(void) {
         _cleanup_(closedirp) DIR *d = opendir(image_pool_path());
         struct dirent *de;
@@ -808,10 +818,26 @@ int image_pool_clean(void) {
         if (fstat(dirfd(d), &st) < 0)
                 return negative_errno();
         while ((de = readdir(d))) {
+                _cleanup_close_ int build_lock = -EBADF;
+                TemplateEntry type;
                 int q;
 
                 if (!startswith(de->d_name, IMAGE_TEMP_PREFIX))
                         continue;
+                q = template_entry_parse(de->d_name, &type, NULL);
+                if (q < 0)
+                        return q;
+                if (type != TEMPLATE_ENTRY_NONE) {
+                        build_lock = template_build_lock_shared(dirfd(d), de->d_name);
+                        if (build_lock == -EBUSY)
+                                continue; /* its builder removes it, if it must */
+                        if (build_lock < 0 && build_lock != -ENOENT) {
+                                if (r == 0)
+                                        r = build_lock;
+                                continue;
+                        }
+                }
+                /* A lock file too goes while we hold it, as its builder removes it (template.c). */
                 q = remove_entry(dirfd(d), de->d_name, st.st_dev);
                 if (q < 0 && r == 0)
                         r = q;

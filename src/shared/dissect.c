@@ -563,9 +563,16 @@ static int mount_partition(DissectedImage *m, PartitionDesignator d, int root_fd
          * is to stay as it is): the image of a machine that crashed still mounts, as it was. */
         if ((mflags & MS_RDONLY) && (startswith(p->fstype, "ext") || streq(p->fstype, "xfs")))
                 data = "norecovery";
-        if (mount(m->loop_paths[d], target, p->fstype, mflags, data) < 0)
+        if (mount(m->loop_paths[d], target, p->fstype, mflags, data) < 0) {
+                /* A container has no use for the ESP: a kernel without FAT (ENODEV) must not
+                 * keep an image that carries one from booting. */
+                if (d == PARTITION_ESP && errno == ENODEV) {
+                        p->not_mounted = true;
+                        return 0;
+                }
                 return log_debug_errno(negative_errno(), "Failed to mount %s (%s) on %s%s: %m", m->loop_paths[d],
                                        p->fstype, where, d == PARTITION_ROOT ? "" : designator_table[d].mount_point);
+        }
         return 0;
 }
 

@@ -62,6 +62,7 @@ typedef struct DissectedPartition {
         uint64_t offset;         /* bytes */
         uint64_t size;           /* bytes */
         char fstype[16];         /* "ext4", "xfs", "btrfs", "vfat", ... (filled by the probe) */
+        bool not_mounted;        /* the ESP, left out: the kernel cannot mount its file system */
 } DissectedPartition;
 
 typedef struct DissectedImage {

@@ -85,6 +85,9 @@ int image_mount_raw(Settings *s) {
         r = dissected_image_mount(m, IMAGE_MOUNT_DIR, flags);
         if (r < 0)
                 return log_error_errno(r, "Failed to mount the image %s: %m", s->image);
+        if (m->partitions[PARTITION_ESP].not_mounted)
+                log_notice("Not mounting the ESP of %s at /efi: this kernel cannot mount %s.", s->image,
+                           m->partitions[PARTITION_ESP].fstype);
 
         free(s->directory);
         s->directory = strdup(IMAGE_MOUNT_DIR);

@@ -5,7 +5,8 @@
  * renamed in only when whole, so an interrupted start (SIGKILL, power loss) never leaves a
  * half-made NAME. A lock file ".#NAME.lock" beside it makes concurrent first starts build it
  * once: the others wait and then find NAME there. Whoever holds that lock removes the hidden
- * leftovers of an interrupted build first. */
+ * leftovers of an interrupted build first; berthd's pool clean leaves both names alone while the
+ * lock is held (template-build.h has them). */
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -24,9 +25,8 @@
 #include "log.h"
 #include "name-util.h"
 #include "rm-rf.h"
+#include "template-build.h"
 #include "template.h"
-
-#define TEMP_INFIX ".template-"
 
 /* Whether the directory DIR_FD is BASE or lies anywhere below it: cloning BASE there would copy
  * the clone into itself. */
@@ -101,12 +101,9 @@ static int remove_temp(int dir_fd, const char *name) {
 
 /* Removes what an interrupted build of NAME left (only ever called with the build lock held). */
 static int remove_leftovers(int dir_fd, const char *name) {
-        _cleanup_free_ char *prefix = NULL;
         _cleanup_(closedirp) DIR *d = NULL;
         int fd, r = 0;
 
-        if (asprintf(&prefix, ".#%s" TEMP_INFIX, name) < 0)
-                return -ENOMEM;
         fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
@@ -117,11 +114,15 @@ static int remove_leftovers(int dir_fd, const char *name) {
                 return r;
         }
         for (struct dirent *de; (de = readdir(d));) {
-                const char *suffix = startswith(de->d_name, prefix);
+                _cleanup_free_ char *of = NULL;
+                TemplateEntry type;
                 int k;
 
                 /* Exactly our temporary names: the image "NAME.template-x" has its own. */
-                if (!suffix || strlen(suffix) != 8 || strspn(suffix, "0123456789abcdef") != 8)
+                k = template_entry_parse(de->d_name, &type, &of);
+                if (k < 0)
+                        return k;
+                if (type != TEMPLATE_ENTRY_BUILD || !streq(of, name))
                         continue;
                 log_debug("Removing %s, left by an interrupted start.", de->d_name);
                 k = remove_temp(dir_fd, de->d_name);
@@ -222,7 +223,7 @@ static int build_image(const char *base, bool raw, int dir_fd, const char *dir_p
 
         if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
                 return log_error_errno(negative_errno(), "Failed to get random bytes: %m");
-        if (asprintf(&temp, ".#%s" TEMP_INFIX "%08x", name, rnd) < 0)
+        if (template_build_name(name, rnd, &temp) < 0)
                 return log_oom();
         log_info("Creating %s/%s from the template %s.", dir_path, name, base);
         r = raw ? clone_raw(base_fd, &st, dir_fd, temp) : clone_base(base_fd, dir_fd, dir_path, temp);
@@ -312,7 +313,7 @@ static int build_locked(const char *base, bool raw, const char *dir, const char 
         _cleanup_close_ int dir_fd = -EBADF;
         int lock_fd, r;
 
-        if (asprintf(&lock_name, ".#%s.lock", name) < 0)
+        if (template_lock_name(name, &lock_name) < 0)
                 return log_oom();
         dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir_fd < 0)

@@ -52,6 +52,7 @@ expected=(
 	"$dbusdir/interfaces/org.berth.machine1.Manager.xml"
 	"$dbusdir/interfaces/org.berth.machine1.Machine.xml"
 	"$dbusdir/interfaces/org.berth.machine1.Image.xml"
+	"$dbusdir/interfaces/org.berth.machine1.Transfer.xml"
 	"$polkitdir/org.berth.machine1.policy"
 	"$tmpfilesdir/berth.conf"
 	"$mandir/man1/berthctl.1"

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The introspection files in dbus/ say exactly what a running berthd serves: the test asks berthd
-# on a private bus for /org/berth/machine1 and a machine's object, and compares every method,
-# argument (name, type, direction, in order), signal, property and annotation with the files.
+# on a private bus for /org/berth/machine1 and the objects of a machine, an image and a transfer,
+# and compares every method, argument (name, type, direction, in order), signal, property and
+# annotation with the files.
 # Order of members, attributes and whitespace do not count; everything else does.
 . "$(dirname "$0")/../lib/libtest.sh"
 . "$(dirname "$0")/../lib/berthd.sh"
@@ -72,14 +73,38 @@ out=$(call RegisterMachine "$M" "@ay []" "" container "uint32 ${LEADER:-0}" "$T"
 check "a machine is registered, so a machine object exists" grep -q objectpath <<<"$out"
 MPATH=$(sed -n "s/^(objectpath '\(.*\)',)$/\1/p" <<<"$out")
 
+# A transfer object: an import from a pipe nobody writes to stays until canceled. berthctl
+# passes the fd (neither gdbus nor this busctl can). The pipe is opened read-write here first,
+# so that neither end waits for the other.
+TPATH=
+if [ -x "${BERTHCTL:-}" ]; then
+	mkfifo "$SCRATCH/stall.fifo"
+	exec {FEED}<>"$SCRATCH/stall.fifo"
+	DBUS_SYSTEM_BUS_ADDRESS=$BUS "$BERTHCTL" --no-pager --no-ask-password import-tar - intro-xfer \
+		<"$SCRATCH/stall.fifo" >"$SCRATCH/import.out" 2>&1 &
+	XFER=$!; PIDS+=($XFER)
+	transfer_path() { call ListTransfers | grep -o "/org/berth/machine1/transfer/[0-9]*" | head -n1; }
+	wait_for 10 eval 'test -n "$(transfer_path)"'
+	TPATH=$(transfer_path)
+	check "an import from a stalled pipe runs, so a transfer object exists" test -n "$TPATH"
+else
+	not_ok "an import from a stalled pipe runs: BERTHCTL does not point to the built berthctl"
+fi
+
 introspect() {
 	busctl --address="$BUS" --xml-interface introspect org.berth.machine1 "$1" >"$2" 2>&1
 }
 introspect /org/berth/machine1 "$SCRATCH/manager.xml"
 introspect "${MPATH:-/nonexistent}" "$SCRATCH/machine.xml"
 introspect /org/berth/machine1/image/intro "$SCRATCH/image.xml"
+introspect "${TPATH:-/nonexistent}" "$SCRATCH/transfer.xml"
+if [ -n "$TPATH" ]; then
+	check_eq "$(call CancelTransfer "uint32 ${TPATH##*/}")" "()" "the transfer is canceled"
+	check "and berthctl ends" wait_for 10 dead "$XFER"
+fi
+[ -n "${FEED:-}" ] && exec {FEED}>&-
 
-for iface in Manager Machine Image; do
+for iface in Manager Machine Image Transfer; do
 	file=$DBUS_SRC/org.berth.machine1.$iface.xml
 	served=$SCRATCH/${iface,,}.xml
 	check_eq "$(canon "$served" "org.berth.machine1.$iface")" "$(canon "$file" "org.berth.machine1.$iface")" \
@@ -91,8 +116,10 @@ check_eq "$(berth_ifaces "$SCRATCH/machine.xml")" org.berth.machine1.Machine \
 	"a machine object serves no berth interface without a file"
 check_eq "$(berth_ifaces "$SCRATCH/image.xml")" org.berth.machine1.Image \
 	"an image object serves no berth interface without a file"
+check_eq "$(berth_ifaces "$SCRATCH/transfer.xml")" org.berth.machine1.Transfer \
+	"a transfer object serves no berth interface without a file"
 check_eq "$(cd "$DBUS_SRC" && ls org.berth.machine1.*.xml)" \
-	"$(printf 'org.berth.machine1.Image.xml\norg.berth.machine1.Machine.xml\norg.berth.machine1.Manager.xml')" \
+	"$(printf 'org.berth.machine1.%s.xml\n' Image Machine Manager Transfer)" \
 	"dbus/ has no file for an interface berthd does not serve"
 
 call TerminateMachine "$M" >/dev/null

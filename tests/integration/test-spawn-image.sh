@@ -158,6 +158,62 @@ check_eq "$out" "$(printf 'the root to use\nsrv data\nusr-ok\nsrv-ro\nroot-rw')"
 	"GPT attributes: no-auto root skipped, /usr and /srv mounted, read-only /srv read-only"
 check "split image: released" released "$SPLIT"
 
+# An ESP (FAT, made and filled with dosfstools and mtools: no loop device, no mount) is mounted at
+# /efi, writable with the image and read-only with --read-only.
+ESP_GUID=c12a7328-f81f-11d2-ba4b-00a0c93ec93b
+# Whether the kernel mounts FAT (built in, or a module modprobe loads).
+kernel_has_vfat() {
+	grep -qw vfat /proc/filesystems && return 0
+	command -v modprobe >/dev/null && modprobe -q vfat 2>/dev/null && grep -qw vfat /proc/filesystems
+}
+if command -v mkfs.vfat >/dev/null && command -v mcopy >/dev/null; then
+	mkdir -p "$W/esproot"
+	cp -a "$T/." "$W/esproot/"
+	mkdir "$W/esproot/efi"
+	ESPIMG=$W/esp.raw
+	mk_gpt "$ESPIMG" 48 "$ROOT_GUID 2048 32768 $W/esproot" "$ESP_GUID 34816 16384 -"
+	echo "marker from the ESP" >"$W/esp-marker"
+	rm -f "$W/esp.part"
+	mkfs.vfat -n BERTHESP -C "$W/esp.part" 8192 >/dev/null &&
+		MTOOLS_SKIP_CHECK=1 mcopy -i "$W/esp.part" "$W/esp-marker" ::/marker &&
+		dd if="$W/esp.part" of="$ESPIMG" bs=512 seek=34816 conv=notrunc status=none
+	rm -f "$W/esp.part"
+	# esp_file NAME: the contents of NAME on the image's ESP, read with mtools from the image.
+	esp_file() { MTOOLS_SKIP_CHECK=1 mtype -i "$ESPIMG@@$((34816 * 512))" "::/$1" 2>/dev/null; }
+	check_eq "$(esp_file marker)" "marker from the ESP" "built a GPT image with root and a FAT ESP"
+	# The file system type and rw/ro of the mount at /efi, seen inside.
+	efi_mount='awk "\$5 == \"/efi\" { for (i = 7; \$i != \"-\"; i++); print \$(i + 1), substr(\$6, 1, 2) }" /proc/self/mountinfo'
+	esum=$(csum "$ESPIMG")
+	if kernel_has_vfat; then
+		out=$(spawn -i "$ESPIMG" --register=no --console=pipe -- /bin/sh -c \
+			"cat /efi/marker; $efi_mount; echo written >/efi/new && echo esp-rw" 2>&1)
+		check_eq "$out" "$(printf 'marker from the ESP\nvfat rw\nesp-rw')" "ESP: mounted at /efi (vfat), the marker readable, writable"
+		check_eq "$(esp_file new)" written "ESP: a file written to /efi inside is on the image's ESP"
+		check "ESP: released" released "$ESPIMG"
+		esum=$(csum "$ESPIMG")
+		out=$(spawn -i "$ESPIMG" --register=no --console=pipe --read-only -- /bin/sh -c \
+			"cat /efi/marker; $efi_mount; touch /efi/x 2>/dev/null && echo esp-rw; echo done" 2>&1)
+		check_eq "$out" "$(printf 'marker from the ESP\nvfat ro\ndone')" "ESP with --read-only: mounted read-only, writes fail"
+	else
+		why="this kernel has no FAT file system (no vfat in /proc/filesystems, none to load: CONFIG_VFAT_FS)"
+		skip "ESP: mounted at /efi (vfat), the marker readable, writable" "$why"
+		skip "ESP: a file written to /efi inside is on the image's ESP" "$why"
+		skip "ESP with --read-only: mounted read-only, writes fail" "$why"
+		# What such a kernel can show: the FAT ESP passes the checks (no refusal of its type),
+		# and a container, which has no use for it, boots without it, saying so.
+		out=$(spawn -i "$ESPIMG" --register=no --console=pipe --read-only -- /bin/sh -c \
+			"$efi_mount; echo ran" 2>&1)
+		rc=$?
+		check "ESP on a kernel without vfat: the image runs without it, saying so ($(echo $out))" \
+			eval '[ "$rc" = 0 ] && grep -q "Not mounting the ESP" <<<"$out" && grep -qx ran <<<"$out" && ! grep -qx "vfat r[ow]" <<<"$out"'
+	fi
+	check_eq "$(csum "$ESPIMG")" "$esum" "ESP with --read-only: the image is unchanged"
+	check "ESP with --read-only: released" released "$ESPIMG"
+	rm -f "$ESPIMG"
+else
+	skip "ESP: a GPT image with a FAT ESP" "mkfs.vfat (dosfstools) or mcopy (mtools) is missing: tools/deps.sh installs them"
+fi
+
 # A bare ext4 image, and -M NAME finding NAME.raw in the pool ($BERTH_IMAGE_POOL).
 export BERTH_IMAGE_POOL=$W/pool
 mkdir -p "$BERTH_IMAGE_POOL"

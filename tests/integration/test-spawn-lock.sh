@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Image locking in berth-spawn (one writable run of an image at a time, read-only and ephemeral
 # runs share, the lock dies with the supervisor and never reaches the container) and
-# --template=BASE (NEW cloned on first use, atomically, once, and reused afterwards).
+# --template=BASE (NEW cloned on first use, atomically, once, and reused afterwards; a berthd
+# starting meanwhile leaves the build alone).
 . "$(dirname "$0")/../lib/libtest.sh"
 . "$(dirname "$0")/../lib/berthd.sh"
 leak_begin
@@ -260,6 +261,65 @@ if command -v mkfs.btrfs >/dev/null && command -v btrfs >/dev/null; then
 else
 	skip "--template= of a btrfs subvolume" "mkfs.btrfs or btrfs is not installed (btrfs-progs)"
 fi
+
+# ---- berthd's pool clean at its start leaves a template build that is running alone ----
+# A build of NEW in the pool as berth-spawn makes it: ".#NEW.template-XXXXXXXX", while flock(1)
+# holds ".#NEW.lock" exclusively, as the builder does. Beside it leftovers nobody holds.
+CP=$SCRATCH/cpool
+TB=".#$P-tb.template-1234abcd"
+mkdir -p "$CP/$TB/etc" "$CP/.#$P-old.template-0badcafe" "$CP/.#clone-$P-x.abc123"
+echo half >"$CP/$TB/etc/half"
+touch "$CP/.#$P-old.lock"
+# One process holds it (flock(1) with a command would leave the lock with its child too).
+(exec 9>"$CP/.#$P-tb.lock" && flock -x 9 && exec sleep 300) &
+FL=$!; PIDS+=($FL)
+check "the build's lock is held" wait_for 5 eval "! flock -n -s '$CP/.#$P-tb.lock' true"
+pool_hidden() { ls -A "$CP" | grep '^\.#' | sort | tr '\n' ' '; }
+stop_berthd() { kill -9 "$BERTHD_PID"; wait "$BERTHD_PID" 2>/dev/null; BERTHD_PID=; }
+if BERTH_IMAGE_POOL=$CP start_berthd; then
+	check_eq "$(pool_hidden)" "$(printf '%s\n' "$TB" ".#$P-tb.lock" | sort | tr '\n' ' ')" \
+		"berthd's start keeps a build whose lock is held (and its lock), removes the other leftovers"
+	check_eq "$(cat "$CP/$TB/etc/half" 2>&1)" half "the build's files are untouched"
+	stop_berthd
+	kill "$FL"; wait "$FL" 2>/dev/null
+	if BERTH_IMAGE_POOL=$CP start_berthd; then
+		check_eq "$(pool_hidden)" "" "once the lock is free, the next start removes the build and its lock file"
+		stop_berthd
+	else
+		not_ok "berthd starts again (see $SCRATCH/berthd.log)"
+	fi
+else
+	not_ok "berthd starts (see $SCRATCH/berthd.log)"
+fi
+# The same with a real build: berth-spawn --template is stopped (SIGSTOP) in the middle of its
+# clone, berthd starts, and the build, continued, ends with a whole NEW.
+BB=$SCRATCH/base-big
+cp -a "$B" "$BB" && head -c 200M /dev/urandom >"$BB/big"
+BERTH_IMAGE_POOL=$CP "$BERTH_SPAWN" -M "$P-e2e" --template="$BB" --register=no --console=pipe -- /bin/true \
+	</dev/null >/dev/null 2>"$SCRATCH/e2e.err" &
+EB=$!; PIDS+=($EB)
+building() {
+	local end=$((SECONDS + 20))
+	while [ $SECONDS -lt $end ]; do compgen -G "$CP/.#$P-e2e.template-*" >/dev/null && return 0; done
+	return 1
+}
+if building && kill -STOP "$EB" && compgen -G "$CP/.#$P-e2e.template-*" >/dev/null; then
+	if BERTH_IMAGE_POOL=$CP start_berthd; then
+		check "berthd's start during a real template build leaves its work and lock alone" \
+			eval "compgen -G '$CP/.#$P-e2e.template-*' >/dev/null && test -e '$CP/.#$P-e2e.lock'"
+		stop_berthd
+	else
+		not_ok "berthd starts during a template build (see $SCRATCH/berthd.log)"
+	fi
+	kill -CONT "$EB"; wait "$EB"; rc=$?
+	check_eq "$rc" 0 "and the build, continued, ends and its machine runs ($(tail -n1 "$SCRATCH/e2e.err"))"
+	check_eq "$(python3 "$TREECMP" "$BB" "$CP/$P-e2e" 2>&1)" "" "with a whole NEW"
+	check_eq "$(pool_hidden)" "" "and nothing hidden left"
+else
+	kill -CONT "$EB" 2>/dev/null; wait "$EB" 2>/dev/null
+	skip "berthd's start during a real template build" "the clone ended before the test could stop it"
+fi
+rm -rf "$BB"
 
 # ---- berthctl start: berthd's berth-spawn locks the image the same way ----
 BP=$SCRATCH/bpool
