@@ -11,11 +11,7 @@ leak_begin
 berthd_setup
 [ -x "${BERTHCTL:-}" ] || { echo "1..0 # SKIP berthctl not built"; exit 0; }
 
-export BERTH_STATE_DIR=$SCRATCH/state
-export BERTH_IMAGE_POOL=$SCRATCH/pool
-POOL=$BERTH_IMAGE_POOL
-mkdir -p "$POOL"
-on_cleanup 'chattr -R -i "$POOL" 2>/dev/null; true'
+berthd_scratch_pool
 
 bc() { DBUS_SYSTEM_BUS_ADDRESS=$BUS "$BERTHCTL" --no-pager --no-ask-password "$@"; }
 leftovers() { ls -A "$POOL" | grep -c '^\.#'; }

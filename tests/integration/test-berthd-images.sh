@@ -10,12 +10,7 @@ leak_begin
 berthd_setup
 [ -x "${BERTHCTL:-}" ] || { echo "1..0 # SKIP berthctl not built"; exit 0; }
 
-export BERTH_STATE_DIR=$SCRATCH/state
-export BERTH_IMAGE_POOL=$SCRATCH/pool
-POOL=$BERTH_IMAGE_POOL
-mkdir -p "$POOL"
-# Immutable trees cannot be deleted by the scratch cleanup.
-on_cleanup 'chattr -R -i "$POOL" 2>/dev/null; true'
+berthd_scratch_pool
 
 IA=org.freedesktop.DBus.Error.InvalidArgs
 EXISTS=org.freedesktop.DBus.Error.FileExists

@@ -12,11 +12,8 @@ leak_begin
 berthd_setup
 [ -x "${BERTHCTL:-}" ] || { echo "1..0 # SKIP berthctl not built"; exit 0; }
 
-export BERTH_STATE_DIR=$SCRATCH/state
-export BERTH_IMAGE_POOL=$SCRATCH/pool
-POOL=$BERTH_IMAGE_POOL
+berthd_scratch_pool
 ST=$POOL/.snapshots
-mkdir -p "$POOL"
 
 IA=org.freedesktop.DBus.Error.InvalidArgs
 EXISTS=org.freedesktop.DBus.Error.FileExists

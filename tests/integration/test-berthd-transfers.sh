@@ -16,11 +16,7 @@ PY=
 for p in python3 /usr/bin/python3; do (cd / && "$p" -c 'import dbus') 2>/dev/null && { PY=$p; break; }; done
 [ -n "$PY" ] || { echo "1..0 # SKIP python3-dbus is not installed"; exit 0; }
 
-export BERTH_STATE_DIR=$SCRATCH/state
-export BERTH_IMAGE_POOL=$SCRATCH/pool
-POOL=$BERTH_IMAGE_POOL
-mkdir -p "$POOL"
-on_cleanup 'chattr -R -i "$POOL" 2>/dev/null; true'
+berthd_scratch_pool
 
 EXISTS=org.berth.machine1.ImageExists
 DENIED=org.freedesktop.DBus.Error.AccessDenied

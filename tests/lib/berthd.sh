@@ -77,6 +77,15 @@ start_berthd() {
 		wait_for 5 test -n "$(call ListMachines | grep -v Error)"
 }
 
+# A scratch image pool ($BERTH_IMAGE_POOL, also in $POOL) and state directory for the berthd
+# start_berthd starts next. Immutable trees in it are made deletable again for the cleanup.
+berthd_scratch_pool() {
+	export BERTH_STATE_DIR=$SCRATCH/state BERTH_IMAGE_POOL=$SCRATCH/pool
+	POOL=$BERTH_IMAGE_POOL
+	mkdir -p "$POOL"
+	on_cleanup 'chattr -R -i "$POOL" 2>/dev/null; true'
+}
+
 berthd_setup() {
 	need_root
 	if [ ! -x "$BERTHD" ]; then
