@@ -136,8 +136,8 @@ leak_begin
 spawn -D "$T1" --private-network -- /bin/sh -c '
 	ip -o link >/mnt/pn-links
 	nc -l -p 5555 >/mnt/pn-nc & l=$!
-	sleep 0.3
-	echo hello | nc -w 2 127.0.0.1 5555
+	# Until the listener listens (a loaded machine may take longer than any fixed sleep).
+	for i in $(seq 100); do echo hello | nc -w 2 127.0.0.1 5555 2>/dev/null && break; sleep 0.05; done
 	sleep 0.2; kill $l 2>/dev/null; true' >"$SCRATCH/pn.log" 2>&1
 check_eq "$?" 0 "--private-network: the container runs and exits 0"
 check_eq "$(link_names "$T1/mnt/pn-links" 2>/dev/null | tr '\n' ' ')" "lo " \
