@@ -170,12 +170,9 @@ int image_snapshot_list(const char *image, ImageSnapshot ***ret) {
         }
         if (fd < 0)
                 return fd;
-        d = fdopendir(fd);
-        if (!d) {
-                r = negative_errno();
-                safe_close(fd);
+        r = fdopendir_take(fd, &d);
+        if (r < 0)
                 return r;
-        }
         while ((de = readdir(d))) {
                 ImageSnapshot *s = NULL, **t;
 
@@ -321,12 +318,9 @@ static int remove_store_dir(int store_fd, const char *name) {
         fd = open_dir_at(store_fd, name, false);
         if (fd < 0)
                 return fd == -ENOENT ? 0 : fd;
-        d = fdopendir(fd);
-        if (!d) {
-                r = negative_errno();
-                safe_close(fd);
+        r = fdopendir_take(fd, &d);
+        if (r < 0)
                 return r;
-        }
         while ((de = readdir(d))) {
                 int q;
 
@@ -508,12 +502,9 @@ static int clean_image_store(int store_fd, const char *name, int *n) {
         fd = open_dir_at(store_fd, name, false);
         if (fd < 0)
                 return fd == -ENOTDIR ? 0 : fd;
-        d = fdopendir(fd);
-        if (!d) {
-                r = negative_errno();
-                safe_close(fd);
+        r = fdopendir_take(fd, &d);
+        if (r < 0)
                 return r;
-        }
         while ((de = readdir(d))) {
                 int q;
 
@@ -538,12 +529,9 @@ int image_snapshots_clean(void) {
                 return 0;
         if (fd < 0)
                 return fd;
-        d = fdopendir(fd);
-        if (!d) {
-                r = negative_errno();
-                safe_close(fd);
+        r = fdopendir_take(fd, &d);
+        if (r < 0)
                 return r;
-        }
         while ((de = readdir(d))) {
                 int q;
 

@@ -490,9 +490,9 @@ static int remove_nested_subvolumes(int fd, dev_t dev, unsigned depth) {
         dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (dfd < 0)
                 return negative_errno();
-        d = fdopendir(dfd);
-        if (!d)
-                return safe_close(dfd), -ENOMEM;
+        r = fdopendir_take(dfd, &d);
+        if (r < 0)
+                return r;
         while ((de = readdir(d))) {
                 _cleanup_close_ int child = -EBADF;
                 struct stat st;

@@ -348,12 +348,9 @@ static int copy_dir(CopyContext *c, int src_dir, int dest_dir, const char *rel) 
         fd = fcntl(src_dir, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
                 return negative_errno();
-        d = fdopendir(fd);
-        if (!d) {
-                r = negative_errno();
-                safe_close(fd);
+        r = fdopendir_take(fd, &d);
+        if (r < 0)
                 return r;
-        }
         rewinddir(d);
         while ((errno = 0, de = readdir(d))) {
                 if (streq(de->d_name, ".") || streq(de->d_name, ".."))

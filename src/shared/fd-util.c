@@ -120,3 +120,16 @@ int dirent_is_mount_point(int dir_fd, const char *name) {
                 return 1; /* cannot tell: the safe answer */
         return a.stx_mnt_id != b.stx_mnt_id;
 }
+
+int fdopendir_take(int fd, DIR **ret) {
+        DIR *d = fdopendir(fd);
+
+        if (!d) {
+                int r = negative_errno();
+
+                safe_close(fd);
+                return r;
+        }
+        *ret = d;
+        return 0;
+}

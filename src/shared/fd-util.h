@@ -25,6 +25,9 @@ int rlimit_nofile_safe(void);
  * regular files and block devices never block and are used as they are (*RET_OWNED false). */
 int stdio_open_nonblock(int fd, bool output, int *ret_fd, bool *ret_owned, int *ret_saved_flags);
 
+/* fdopendir() that owns FD either way: on failure FD is closed too. */
+int fdopendir_take(int fd, DIR **ret);
+
 static inline void closedirp(DIR **d) {
         if (*d)
                 (void) closedir(*d);

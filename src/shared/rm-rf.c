@@ -49,12 +49,9 @@ int rm_rf_at(int dir_fd, const char *name, dev_t dev) {
         if (fd < 0)
                 return negative_errno();
         (void) chattr_immutable(fd, false);
-        d = fdopendir(fd);
-        if (!d) {
-                r = negative_errno();
-                safe_close(fd);
+        r = fdopendir_take(fd, &d);
+        if (r < 0)
                 return r;
-        }
         while ((de = readdir(d))) {
                 int q;
 

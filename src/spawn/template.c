@@ -107,12 +107,9 @@ static int remove_leftovers(int dir_fd, const char *name) {
         fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
-        d = fdopendir(fd);
-        if (!d) {
-                r = negative_errno();
-                safe_close(fd);
+        r = fdopendir_take(fd, &d);
+        if (r < 0)
                 return r;
-        }
         for (struct dirent *de; (de = readdir(d));) {
                 _cleanup_free_ char *of = NULL;
                 TemplateEntry type;
