@@ -2,6 +2,7 @@
 /* The Manager's image methods (machine1's signatures) and the org.berth.machine1.Image objects. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,6 +329,10 @@ static int do_clone(sd_bus_message *message, Manager *m, const char *name, const
         operation_set_destroy(o, clone_job_free);
         pipe_fds[1] = safe_close(pipe_fds[1]);
         if (pipe_fds[0] >= 0) {
+                /* A copy polls for SIGTERM (image-clone.c): a caller who leaves (Ctrl-C in
+                 * berthctl) stops it as CancelTransfer does, half copy removed, not left for
+                 * berthd's next start as SIGKILL would. */
+                operation_set_cancel_signal(o, SIGTERM);
                 r = transfer_bus_clone_begin(m, o, i->name, new_name, TAKE_FD(pipe_fds[0]), &j->transfer_id);
                 if (r < 0)
                         log_debug_errno(r, "No transfer for the clone of %s: %m", i->name);

@@ -620,7 +620,41 @@ static int copy_segments(int src, int fd, CopyProgress progress, void *userdata)
         }
 }
 
-/* Copies the raw image SRC_FD into the new file FD: one FICLONE where the file system shares
+/* Reflinks the file SRC_FD of stat ST into FD in pieces, so that a clone of a large image on a
+ * file system that shares extents still reports progress and stops when PROGRESS asks it to.
+ * The piece is a multiple of any block size, as FICLONERANGE wants; the last one is "to the
+ * end" (length 0). Progress is in the units of copy_segments(), the allocated bytes, scaled.
+ * Returns 0, -EOPNOTSUPP (or what the first ioctl said) where nothing could be shared yet, or
+ * another negative errno. */
+#define REFLINK_PIECE (UINT64_C(256) << 20)
+static int reflink_raw(int src_fd, int fd, const struct stat *st, CopyProgress progress, void *userdata) {
+        uint64_t size = (uint64_t) st->st_size, allocated = MIN(size, (uint64_t) st->st_blocks * 512U);
+
+        for (uint64_t off = 0; off < size || off == 0; off += REFLINK_PIECE) {
+                bool last = size - off <= REFLINK_PIECE;
+                struct file_clone_range range = {
+                        .src_fd = src_fd,
+                        .src_offset = off,
+                        .src_length = last ? 0 : REFLINK_PIECE,
+                        .dest_offset = off,
+                };
+
+                if (ioctl(fd, FICLONERANGE, &range) < 0)
+                        return negative_errno();
+                if (progress) {
+                        uint64_t done = last ? size : off + REFLINK_PIECE;
+                        int r = progress(size > 0 ? (uint64_t) ((double) allocated * done / size) : 0, userdata);
+
+                        if (r < 0)
+                                return r;
+                }
+                if (last)
+                        break;
+        }
+        return 0;
+}
+
+/* Copies the raw image SRC_FD into the new file FD: reflinked where the file system shares
  * extents, else the data segments only; then size, owner and mode. */
 static int copy_raw(int src_fd, int fd, CopyProgress progress, void *userdata) {
         struct stat st;
@@ -628,11 +662,16 @@ static int copy_raw(int src_fd, int fd, CopyProgress progress, void *userdata) {
 
         if (fstat(src_fd, &st) < 0)
                 return negative_errno();
-        if (ioctl(fd, FICLONE, src_fd) < 0) {
+        r = reflink_raw(src_fd, fd, &st, progress, userdata);
+        if (r < 0 && r != -ECANCELED) {
+                /* Nothing is shared on this file system (or a piece failed half-way): start over
+                 * with a plain copy of the data. */
+                if (ftruncate(fd, 0) < 0)
+                        return negative_errno();
                 r = copy_segments(src_fd, fd, progress, userdata);
-                if (r < 0)
-                        return r;
         }
+        if (r < 0)
+                return r;
         if (ftruncate(fd, st.st_size) < 0)
                 return negative_errno();
         if (fchown(fd, st.st_uid, st.st_gid) < 0)

@@ -37,6 +37,7 @@ struct Operation {
         int result_fd;
         sd_event_source *pid_source;
         bool cancelled;
+        int cancel_signal; /* sent when the caller leaves; 0: SIGKILL */
 
         OperationDone done;
         void *userdata;
@@ -115,6 +116,10 @@ void manager_free_operations(Manager *m) {
 
 void operation_set_destroy(Operation *o, void (*destroy)(void *userdata)) {
         o->destroy = destroy;
+}
+
+void operation_set_cancel_signal(Operation *o, int sig) {
+        o->cancel_signal = sig;
 }
 
 sd_bus_message *operation_get_message(Operation *o) {
@@ -261,7 +266,7 @@ static int on_caller_gone(sd_bus_track *t, void *userdata) {
         log_debug("Caller of worker %i disconnected, killing it.", (int) o->pid);
         o->cancelled = true;
         if (o->pidfd >= 0)
-                (void) pidfd_send_signal(o->pidfd, SIGKILL, NULL, 0);
+                (void) pidfd_send_signal(o->pidfd, o->cancel_signal ?: SIGKILL, NULL, 0);
         return 0;
 }
 

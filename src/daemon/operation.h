@@ -82,6 +82,10 @@ Operation *operation_free(Operation *o);
 void manager_free_operations(Manager *m);
 
 void operation_set_destroy(Operation *o, void (*destroy)(void *userdata));
+/* What the worker gets when its caller disconnects (SIGKILL unless set): a worker that can stop
+ * cleanly, removing what it half made, asks for a signal it blocks and polls for (SIGTERM). It
+ * must then notice it within a fraction of a second. Shutdown still uses SIGKILL. */
+void operation_set_cancel_signal(Operation *o, int sig);
 sd_bus_message *operation_get_message(Operation *o);
 pid_t operation_get_pid(Operation *o);
 /* How many operations M runs now, and the maximum. */

@@ -104,6 +104,17 @@ check "no image big3, no '.#' leftover, not listed" \
 	eval "[ ! -e '$POOL/big3' ] && [ \$(leftovers) = 0 ] && ! list_transfers | grep -q big3"
 check "TransferRemoved said canceled" grep -q 'string "canceled"' "$SCRATCH/cancel.mon"
 
+# ---- Ctrl-C of berthctl clone: the copy stops and its half image goes at once ----
+# berthd used to SIGKILL the worker of a caller that left, so the hidden copy stayed until
+# berthd's next start; now the worker is asked to stop as by CancelTransfer.
+# (A script's background job starts with SIGINT ignored: give berthctl the default back.)
+DBUS_SYSTEM_BUS_ADDRESS=$BUS env --default-signal=INT "$BERTHCTL" --no-pager --no-ask-password clone big big4 >/dev/null 2>&1 &
+CL=$!; PIDS+=($CL)
+check "the clone of berthctl appears in ListTransfers" wait_for 10 eval "list_transfers | grep -q ' clone big big4 '"
+kill -INT "$CL"; wait "$CL"
+check "after Ctrl-C: no image big4, no '.#' leftover, no transfer, without a berthd restart" \
+	wait_for 10 eval "[ ! -e '$POOL/big4' ] && [ \$(leftovers) = 0 ] && ! list_transfers | grep -q big4"
+
 # ---- a raw image copies as a transfer too ----
 head -c $((64 << 20)) /dev/urandom >"$POOL/rawimg.raw"
 monitor_start raw
@@ -145,6 +156,22 @@ if command -v mkfs.btrfs >/dev/null && command -v btrfs >/dev/null; then
 	check "it is a snapshot (a subvolume) with every byte" \
 		eval "btrfs subvolume show '$BERTH_IMAGE_POOL/sv2' >/dev/null 2>&1 && cmp -s '$BERTH_IMAGE_POOL/sv/data' '$BERTH_IMAGE_POOL/sv2/data'"
 	check "no transfer for a snapshot" eval "! grep -q 'member=TransferNew' '$SCRATCH/snap.mon'"
+	# A raw image is reflinked in pieces of 256 MiB (for progress and cancel): data in the
+	# first, second and third piece and a tail that ends off any block boundary.
+	R=$BERTH_IMAGE_POOL/sparse.raw
+	truncate -s $(((600 << 20) + 1234)) "$R"
+	for off in 0 300 599; do head -c $((1 << 20)) /dev/urandom | dd of="$R" bs=1M seek=$off conv=notrunc status=none; done
+	printf tail | dd of="$R" bs=1 seek=$(((600 << 20) + 1230)) conv=notrunc status=none
+	sync # delayed allocation: the source's blocks are counted only once written
+	free0=$(df -B1 --output=avail "$SCRATCH/btr" | tail -1)
+	clone_bg sparse sparse2
+	wait "$BG"; rc=$?
+	check_eq "$rc $(cat "$SCRATCH/sparse2.reply")" "0 ()" "CloneImage of a sparse 600 MiB raw image on btrfs"
+	check "every byte and the size are the same" cmp -s "$R" "$BERTH_IMAGE_POOL/sparse2.raw"
+	sync
+	free1=$(df -B1 --output=avail "$SCRATCH/btr" | tail -1)
+	check "its extents are shared: free space fell by less than 1 MiB ($free0 -> $free1)" \
+		eval "[ \$(( $free0 - $free1 )) -lt $((1 << 20)) ]"
 	kill -9 "$BERTHD_PID" 2>/dev/null; wait "$BERTHD_PID" 2>/dev/null; BERTHD_PID=
 	umount "$SCRATCH/btr" && loop_detach_file "$IMG"
 else
