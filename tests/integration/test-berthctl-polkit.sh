@@ -189,6 +189,29 @@ out=$(drive '?[Pp]assword: ' '!berth-test-pw\n' -- runuser -u nobody -- berthctl
 check_eq "$out" "exit 0" "AUTH_ADMIN on a terminal: pkttyagent asks, root's password answers, exit 0" || diag_drive
 check "... m3 is gone" wait_for 20 eval '! listed m3 && unit_over m3'
 
+# ---- as nobody: an import through polkit keeps files but never device nodes ----
+# Only root may put device nodes on the host's disk; anyone else whom polkit lets import gets
+# the image without them (an archive's /dev/sda made by a user would be the host's disk).
+inside sh -c 'rm -rf /tmp/devtree && mkdir -p /tmp/devtree/dev && echo hi >/tmp/devtree/file &&
+	mknod /tmp/devtree/dev/mynull c 1 3 && mknod /tmp/devtree/dev/myblk b 7 200 &&
+	tar -C /tmp/devtree -cf /tmp/devs.tar . && chmod 644 /tmp/devs.tar && rm -rf /tmp/devtree'
+inside sh -c "cat >/etc/polkit-1/rules.d/11-berth-images.rules" <<'JS'
+polkit.addRule(function(action, subject) {
+	if (action.id == "org.berth.machine1.manage-images" && subject.user == "nobody")
+		return polkit.Result.YES;
+});
+JS
+inside chmod 644 /etc/polkit-1/rules.d/11-berth-images.rules
+nb_import() { nb import-tar /tmp/devs.tar devuser >/dev/null 2>&1; }
+check "nobody: import-tar succeeds once a rule allows manage-images" wait_for 15 nb_import
+check "... the file is there, the device nodes are not" \
+	eval "[ \"\$(inside cat /var/lib/machines/devuser/file)\" = hi ] &&
+		inside test ! -e /var/lib/machines/devuser/dev/mynull -a ! -e /var/lib/machines/devuser/dev/myblk"
+bc import-tar /tmp/devs.tar devroot >/dev/null 2>&1
+check "root's import of the same archive keeps both nodes" \
+	inside sh -c 'test -c /var/lib/machines/devroot/dev/mynull && test -b /var/lib/machines/devroot/dev/myblk'
+bc remove devuser devroot >/dev/null 2>&1
+
 if [ "$_tap_failed" != 0 ]; then
 	inside journalctl --no-pager -n 60 -u berthd.service -u 'berth-spawn@*' -u polkit.service 2>&1 | sed 's/^/# /' >&2
 fi
