@@ -20,12 +20,20 @@
  *   registry-client query PREFIX N RUNS      ListMachines and GetMachine RUNS times each
  *   registry-client unregister PREFIX N      UnregisterMachine PREFIX-0 .. PREFIX-(N-1)
  *   registry-client run LABEL RUNS CMD...    fork+exec+wait CMD RUNS times (stdout to null)
+ *   registry-client query-ex RUNS            berthd only: ListMachines, ListMachinesEx with
+ *                                            flags 0 and 1 (fresh), RUNS times each, and a
+ *                                            count of the entries whose flags say "not read yet"
+ *
+ * Leaders of "leaders" and "spawn" may be made more like containers: $BENCH_LEADER_ROOT=DIR
+ * chroots each into DIR (so that /proc/PID/root is not the host's), $BENCH_LEADER_NETNS=1 gives
+ * each a network namespace of its own (loopback only, down).
  *
  * Output, one line per daemon and method:  LABEL METHOD N MEDIAN P95 MIN MAX MEAN  (ms), and
  * "LABEL METHOD-failed I ERROR..." when a daemon refused call I (it is then asked no more). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -146,8 +154,14 @@ static pid_t *fork_paused(size_t n) {
                 if (v[i] < 0)
                         die("fork", errno);
                 if (v[i] == 0) {
+                        const char *root = getenv("BENCH_LEADER_ROOT");
+
                         /* Only pause(): the bus connection is the parent's, never touch it. */
                         setsid();
+                        if (root && (chroot(root) < 0 || chdir("/") < 0))
+                                _exit(3);
+                        if (getenv("BENCH_LEADER_NETNS") && unshare(CLONE_NEWNET) < 0)
+                                _exit(4);
                         for (;;)
                                 pause();
                 }
@@ -390,6 +404,73 @@ static int cmd_query(const char *prefix, size_t n, size_t runs) {
         return 0;
 }
 
+/* ListMachinesEx with FLAGS: the number of entries, and how many say "not read yet" (1|2). */
+static int call_list_ex(sd_bus *bus, uint64_t flags, size_t *ret_pending) {
+        sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r, n = 0;
+
+        *ret_pending = 0;
+        r = sd_bus_call_method(bus, daemons[0].dest, daemons[0].path, daemons[0].iface, "ListMachinesEx",
+                               &error, &reply, "t", flags);
+        if (r < 0) {
+                fprintf(stderr, "registry-client: ListMachinesEx: %s\n", error.message ?: strerror(-r));
+                sd_bus_error_free(&error);
+                return r;
+        }
+        r = sd_bus_message_enter_container(reply, 'a', "(ssssssutsssa(iay)u)");
+        while (r >= 0 && (r = sd_bus_message_enter_container(reply, 'r', "ssssssutsssa(iay)u")) > 0) {
+                uint32_t f = 0;
+
+                r = sd_bus_message_skip(reply, "ssssssutsssa(iay)");
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "u", &f);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+                if (f & 3)
+                        (*ret_pending)++;
+                n++;
+        }
+        sd_bus_message_unref(reply);
+        return r < 0 ? r : n;
+}
+
+static int cmd_query_ex(size_t runs) {
+        sd_bus *bus = bus_open();
+        Samples list = {}, ex0 = {}, ex1 = {};
+        size_t pending = 0;
+        bool failed = false;
+        int n;
+
+        n = call_list_ex(bus, 1, &pending);
+        printf("berthd ex-entries %d %zu\n", n, pending);
+        for (size_t i = 0; i < runs && n >= 0; i++) {
+                uint64_t t0;
+
+                /* Round trips alone, as timed_call() times ListMachines: no parsing. */
+                timed_call(bus, &daemons[0], "ListMachines", NULL, i, &list, &failed);
+                for (uint64_t flags = 0; flags < 2; flags++) {
+                        sd_bus_message *reply = NULL;
+                        int r;
+
+                        t0 = now_ns();
+                        r = sd_bus_call_method(bus, daemons[0].dest, daemons[0].path, daemons[0].iface,
+                                               "ListMachinesEx", NULL, &reply, "t", flags);
+                        if (r < 0)
+                                die("ListMachinesEx", r);
+                        samples_add(flags ? &ex1 : &ex0, (double) (now_ns() - t0) / 1e6);
+                        sd_bus_message_unref(reply);
+                }
+        }
+        (void) call_list_ex(bus, 0, &pending);
+        samples_print("berthd", "ListMachines", &list);
+        samples_print("berthd", "ListMachinesEx", &ex0);
+        samples_print("berthd", "ListMachinesEx-fresh", &ex1);
+        printf("berthd ex-pending-last %zu\n", pending);
+        sd_bus_flush_close_unref(bus);
+        return 0;
+}
+
 static int cmd_unregister(const char *prefix, size_t n) {
         sd_bus *bus = bus_open();
         Samples s[2] = {};
@@ -456,6 +537,8 @@ int main(int argc, char *argv[]) {
                                     which_daemons(argv[4]));
         if (streq_ptr(c, "query") && argc == 5)
                 return cmd_query(argv[2], strtoul(argv[3], NULL, 10), strtoul(argv[4], NULL, 10));
+        if (streq_ptr(c, "query-ex") && argc == 3)
+                return cmd_query_ex(strtoul(argv[2], NULL, 10));
         if (streq_ptr(c, "unregister") && argc == 4)
                 return cmd_unregister(argv[2], strtoul(argv[3], NULL, 10));
         if (streq_ptr(c, "run") && argc >= 5)

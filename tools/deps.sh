@@ -9,6 +9,8 @@ PACKAGES=(
 	libsystemd-dev libmount-dev libblkid-dev libseccomp-dev libmnl-dev libinih-dev
 	libglib2.0-dev libglib-testing-0-dev
 	libsmartcols-dev libjson-c-dev libarchive-dev
+	# port forwarding (berth-spawn -p): headers, the library it dlopen()s, nft for the tests
+	libnftables-dev libnftables1 nftables
 	# run and test: trees, namespaces, the testhost, polkit, terminals
 	busybox-static debootstrap systemd systemd-container dbus dbus-bin polkitd
 	iproute2 util-linux procps passwd python3 python3-dbus python3-gi libxml2-utils libglib2.0-bin tmux acl openssh-server

@@ -36,6 +36,8 @@ static const Verb verbs[] = {
         { "reboot", "NAME...", 2, VERB_ANY, verb_reboot, "Reboot machines" },
         { "terminate", "NAME...", 2, VERB_ANY, verb_terminate, "Stop machines at once" },
         { "kill", "NAME...", 2, VERB_ANY, verb_kill, "Send a signal to processes of machines" },
+        { "freeze", "NAME...", 2, VERB_ANY, verb_freeze, "Freeze every process of machines" },
+        { "thaw", "NAME...", 2, VERB_ANY, verb_thaw, "Thaw frozen machines" },
         { "bind", "NAME PATH [PATH]", 3, 4, verb_bind, "Bind-mount a host path into a machine" },
         { "copy-to", "NAME PATH [PATH]", 3, 4, verb_copy_to, "Copy files from the host into a machine" },
         { "copy-from", "NAME PATH [PATH]", 3, 4, verb_copy_from, "Copy files from a machine to the host" },

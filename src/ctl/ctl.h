@@ -96,6 +96,8 @@ int verb_poweroff(int argc, char **argv, Ctl *ctl);
 int verb_reboot(int argc, char **argv, Ctl *ctl);
 int verb_terminate(int argc, char **argv, Ctl *ctl);
 int verb_kill(int argc, char **argv, Ctl *ctl);
+int verb_freeze(int argc, char **argv, Ctl *ctl);
+int verb_thaw(int argc, char **argv, Ctl *ctl);
 int verb_bind(int argc, char **argv, Ctl *ctl);
 int verb_copy_to(int argc, char **argv, Ctl *ctl);
 int verb_copy_from(int argc, char **argv, Ctl *ctl);

@@ -188,7 +188,11 @@ static int unit_files_call(Ctl *ctl, const char *method, char **units, bool enab
         if (r < 0)
                 return log_error_errno(r, "Failed to read systemd's answer: %m"), CTL_EXIT_FAILURE;
 
-        /* As systemctl does: the new links mean nothing to systemd until it reloads. */
+        /* As systemctl does: the new links mean nothing to systemd until it reloads. The reload
+         * also reruns berth-order-generator, which turns [Start] Order= and Delay= of every
+         * enabled machine into ordering between their units; it, not this verb, writes that
+         * ordering, so that it follows later changes of the settings files as well (the why is
+         * in src/generator/berth-order-generator.c). Disabling drops the machine from it alike. */
         m = sd_bus_message_unref(m);
         r = ctl_new_call(ctl, SYSTEMD_BUS_NAME, SYSTEMD_BUS_PATH, SYSTEMD_MANAGER_IFACE, "Reload", &m);
         if (r < 0)

@@ -25,6 +25,11 @@ static const PropertyKind properties[] = {
         { "CPUQuota",           false, "infinity" },
         { "CPUQuotaPerSecUSec", true,  "infinity" },
         { "AllowedCPUs",        false, "" },
+        { "MemorySwapMax",      true,  "infinity" },
+        /* "PATH BYTES" / "PATH [rwm]", one entry per assignment; empty empties the list. */
+        { "IOReadBandwidthMax", false, "" },
+        { "IOWriteBandwidthMax", false, "" },
+        { "DeviceAllow",        false, "" },
 };
 
 static const PropertyKind *property_kind(const char *name) {
@@ -49,8 +54,9 @@ static int append_assignment(sd_bus_message *m, const char *assignment) {
                 return log_oom();
         k = property_kind(name);
         if (!k) {
-                log_error("Unknown property '%s'. Known: MemoryMax, MemoryHigh, TasksMax, CPUWeight, "
-                          "IOWeight, CPUQuota, CPUQuotaPerSecUSec, AllowedCPUs.", name);
+                log_error("Unknown property '%s'. Known: MemoryMax, MemoryHigh, MemorySwapMax, TasksMax, "
+                          "CPUWeight, IOWeight, CPUQuota, CPUQuotaPerSecUSec, AllowedCPUs, IOReadBandwidthMax, "
+                          "IOWriteBandwidthMax, DeviceAllow.", name);
                 return -EINVAL;
         }
         value = isempty(eq + 1) ? k->empty : eq + 1;

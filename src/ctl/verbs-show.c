@@ -9,6 +9,7 @@
 #include <systemd/sd-journal.h>
 
 #include "cgroup-util.h"
+#include "ctl-boot-order.h"
 #include "ctl.h"
 #include "log.h"
 #include "strv.h"
@@ -218,36 +219,30 @@ static char **get_addresses(Ctl *ctl, const char *name) {
 
 enum { COL_MACHINE, COL_CLASS, COL_SERVICE, COL_OS, COL_VERSION, COL_ADDRESSES, COL_STATE, COL_UPTIME };
 
-static int list_add_row(Ctl *ctl, struct libscols_table *t, const char *name, const char *class,
-                        const char *service, const char *path) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_json_ struct json_object *props = NULL, *os = NULL;
-        _cleanup_strv_free_ char **addresses = NULL;
+/* ListMachinesEx's flags (src/daemon/machine-cache.h): what berthd could not answer from its
+ * cache, so that the per-machine call still has to. */
+#define LIST_MACHINES_FRESH 1ULL
+#define MACHINE_INFO_OS_PENDING (1U << 0)
+#define MACHINE_INFO_ADDRESSES_PENDING (1U << 1)
+#define MACHINE_INFO_HAS_OS (1U << 4)
+#define MACHINE_INFO_HAS_VERSION (1U << 5)
+
+/* One row; the same for both ways of getting there, so both print the same. */
+static int list_set_row(Ctl *ctl, struct libscols_table *t, const char *name, const char *class,
+                        const char *service, const char *state, uint64_t ts, struct json_object *os,
+                        char **addresses) {
         struct libscols_line *line;
-        const char *state = NULL;
+        uint64_t now = now_usec(CLOCK_REALTIME);
         char uptime[64] = "";
-        int r;
 
-        /* Best effort: a machine that left between ListMachines and now is just skipped. */
-        r = ctl_get_all(ctl, path, BERTH_MACHINE_IFACE, &error, &props);
-        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT))
-                return 0;
-        if (props) {
-                uint64_t ts = ctl_juint(props, "Timestamp"), now = now_usec(CLOCK_REALTIME);
-
-                state = ctl_jstr(props, "State");
-                if (ts > 0 && now >= ts) {
-                        if (ctl->output == OUTPUT_TABLE)
-                                format_span(uptime, sizeof(uptime), (now - ts) / 1000000);
-                        else
-                                (void) snprintf(uptime, sizeof(uptime), "%" PRIu64, (now - ts) / 1000000);
-                }
-        }
         if (streq_ptr(state, "closing") && !ctl->all)
                 return 0;
-        os = get_os_release(ctl, name);
-        addresses = get_addresses(ctl, name);
-
+        if (ts > 0 && now >= ts) {
+                if (ctl->output == OUTPUT_TABLE)
+                        format_span(uptime, sizeof(uptime), (now - ts) / 1000000);
+                else
+                        (void) snprintf(uptime, sizeof(uptime), "%" PRIu64, (now - ts) / 1000000);
+        }
         line = scols_table_new_line(t, NULL);
         if (!line)
                 return -ENOMEM;
@@ -263,16 +258,161 @@ static int list_add_row(Ctl *ctl, struct libscols_table *t, const char *name, co
         return 0;
 }
 
-int verb_list(int argc, char **argv, Ctl *ctl) {
+/* A berthd without ListMachinesEx: the properties, os-release and addresses of each machine,
+ * three calls per machine. */
+static int list_add_row(Ctl *ctl, struct libscols_table *t, const char *name, const char *class,
+                        const char *service, const char *path) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_json_ struct json_object *props = NULL, *os = NULL;
+        _cleanup_strv_free_ char **addresses = NULL;
+        const char *state = NULL;
+        uint64_t ts = 0;
+        int r;
+
+        /* Best effort: a machine that left between ListMachines and now is just skipped. */
+        r = ctl_get_all(ctl, path, BERTH_MACHINE_IFACE, &error, &props);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                return 0;
+        if (props) {
+                state = ctl_jstr(props, "State");
+                ts = ctl_juint(props, "Timestamp");
+        }
+        if (streq_ptr(state, "closing") && !ctl->all)
+                return 0;
+        os = get_os_release(ctl, name);
+        addresses = get_addresses(ctl, name);
+        return list_set_row(ctl, t, name, class, service, state, ts, os, addresses);
+}
+
+static int list_per_machine(Ctl *ctl, struct libscols_table *t) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_table_ struct libscols_table *t = NULL;
         const char *name, *class, *service, *path;
         int r;
 
         r = ctl_call(ctl, "ListMachines", &error, &reply, NULL);
         if (r < 0)
                 return ctl_log_bus_error(&error, r, "list machines");
+        r = sd_bus_message_enter_container(reply, 'a', "(ssso)");
+        if (r < 0)
+                return ctl_log_bus_error(NULL, r, "read ListMachines' answer");
+        while ((r = sd_bus_message_read(reply, "(ssso)", &name, &class, &service, &path)) > 0) {
+                r = list_add_row(ctl, t, name, class, service, path);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to list machine %s: %m", name);
+        }
+        if (r < 0)
+                return ctl_log_bus_error(NULL, r, "read ListMachines' answer");
+        return 0;
+}
+
+/* The addresses part (a(iay)) as text, as get_addresses() makes it. */
+static int read_addresses(sd_bus_message *reply, char ***ret) {
+        _cleanup_strv_free_ char **l = NULL;
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "(iay)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(reply, 'r', "iay")) > 0) {
+                char buf[INET6_ADDRSTRLEN];
+                const void *p;
+                size_t n;
+                int family;
+
+                r = sd_bus_message_read(reply, "i", &family);
+                if (r >= 0)
+                        r = sd_bus_message_read_array(reply, 'y', &p, &n);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return r;
+                if ((family == AF_INET && n == 4) || (family == AF_INET6 && n == 16))
+                        if (inet_ntop(family, p, buf, sizeof(buf)) && strv_extend(&l, buf) < 0)
+                                return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(reply);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static int list_ex_entry(Ctl *ctl, struct libscols_table *t, sd_bus_message *reply) {
+        _cleanup_json_ struct json_object *os = NULL;
+        _cleanup_strv_free_ char **addresses = NULL;
+        const char *name, *class, *service, *state, *unit, *root, *os_id, *version, *pretty;
+        uint32_t leader, flags;
+        bool skip;
+        uint64_t ts;
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'r', "ssssssutsssa(iay)u");
+        if (r <= 0)
+                return r;
+        r = sd_bus_message_read(reply, "ssssssutsss", &name, &class, &service, &state, &unit, &root,
+                                &leader, &ts, &os_id, &version, &pretty);
+        if (r >= 0)
+                r = read_addresses(reply, &addresses);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "u", &flags);
+        if (r >= 0)
+                r = sd_bus_message_exit_container(reply);
+        if (r < 0)
+                return r;
+        skip = streq(state, "closing") && !ctl->all;
+        /* What berthd had not read yet (a machine that just came up) comes the old way. */
+        if (flags & MACHINE_INFO_OS_PENDING)
+                os = skip ? NULL : get_os_release(ctl, name);
+        else {
+                /* As GetMachineOSRelease's keys, so that the row is built the same way. */
+                os = json_object_new_object();
+                if (!os)
+                        return -ENOMEM;
+                if (flags & MACHINE_INFO_HAS_OS)
+                        json_object_object_add(os, "ID", json_object_new_string(os_id));
+                if (flags & MACHINE_INFO_HAS_VERSION)
+                        json_object_object_add(os, "VERSION_ID", json_object_new_string(version));
+        }
+        if (flags & MACHINE_INFO_ADDRESSES_PENDING) {
+                addresses = strv_free(addresses);
+                if (!skip)
+                        addresses = get_addresses(ctl, name);
+        }
+        r = list_set_row(ctl, t, name, class, service, state, ts, os, addresses);
+        return r < 0 ? r : 1;
+}
+
+/* One call for every column: berthd answers from its cache. Sets *UNKNOWN when this berthd does
+ * not know ListMachinesEx (older than berth's issue 7), so that the caller asks the old way.
+ * Returns 0, or an exit code (logged). */
+static int list_ex(Ctl *ctl, struct libscols_table *t, bool *unknown) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        /* Fresh: addresses no older than berthd's few seconds (it waits for a read of the stale
+         * ones, never long), as the per-machine calls were. */
+        r = ctl_call(ctl, "ListMachinesEx", &error, &reply, "t", LIST_MACHINES_FRESH);
+        *unknown = r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD);
+        if (*unknown)
+                return 0;
+        if (r < 0)
+                return ctl_log_bus_error(&error, r, "list machines");
+        r = sd_bus_message_enter_container(reply, 'a', "(ssssssutsssa(iay)u)");
+        while (r >= 0 && (r = list_ex_entry(ctl, t, reply)) > 0)
+                ;
+        if (r < 0)
+                return ctl_log_bus_error(NULL, r, "read ListMachinesEx' answer");
+        return 0;
+}
+
+int verb_list(int argc, char **argv, Ctl *ctl) {
+        _cleanup_table_ struct libscols_table *t = NULL;
+        bool unknown;
+        int r;
 
         t = ctl_table_new(ctl, "machines");
         if (!t)
@@ -287,16 +427,13 @@ int verb_list(int argc, char **argv, Ctl *ctl) {
             ctl_table_add_column(t, "UPTIME", SCOLS_JSON_NUMBER, 0) < 0)
                 return log_oom();
 
-        r = sd_bus_message_enter_container(reply, 'a', "(ssso)");
-        if (r < 0)
-                return ctl_log_bus_error(NULL, r, "read ListMachines' answer");
-        while ((r = sd_bus_message_read(reply, "(ssso)", &name, &class, &service, &path)) > 0) {
-                r = list_add_row(ctl, t, name, class, service, path);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to list machine %s: %m", name);
-        }
-        if (r < 0)
-                return ctl_log_bus_error(NULL, r, "read ListMachines' answer");
+        /* $BERTHCTL_LIST_PER_MACHINE: the old way on purpose (tests compare the two). */
+        unknown = getenv("BERTHCTL_LIST_PER_MACHINE");
+        r = unknown ? 0 : list_ex(ctl, t, &unknown);
+        if (r == 0 && unknown)
+                r = list_per_machine(ctl, t);
+        if (r != 0)
+                return r;
         return ctl_table_print(ctl, t, "machines");
 }
 
@@ -626,7 +763,8 @@ static void print_field(const char *label, const char *value) {
 }
 
 static void print_status_text(const Ctl *ctl, const char *name, struct json_object *props,
-                              struct json_object *os, char **addresses, const char *cg) {
+                              struct json_object *os, char **addresses, const char *cg,
+                              const CtlBootOrder *boot) {
         uint64_t ts = ctl_juint(props, "Timestamp"), now = now_usec(CLOCK_REALTIME);
         uint64_t uid_shift = ctl_juint(props, "UIDShift");
         uint32_t leader = (uint32_t) ctl_juint(props, "Leader");
@@ -672,6 +810,21 @@ static void print_status_text(const Ctl *ctl, const char *name, struct json_obje
         if (os)
                 print_field("OS", ctl_jstr(os, "PRETTY_NAME") ?: ctl_jstr(os, "NAME"));
         print_field("Unit", ctl_jstr(props, "Unit"));
+        {
+                struct json_object *limits = NULL;
+
+                /* The resource limits in force (ResourceLimits), one "Name=VALUE" a line. */
+                if (json_object_object_get_ex(props, "ResourceLimits", &limits) &&
+                    json_object_is_type(limits, json_type_array))
+                        for (size_t i = 0; i < json_object_array_length(limits); i++)
+                                print_field(i == 0 ? "Limits" : "",
+                                            json_object_get_string(json_object_array_get_idx(limits, i)));
+        }
+        {
+                _cleanup_free_ char *order = ctl_boot_order_text(boot);
+
+                print_field("Boot order", order);
+        }
         if (cg) {
                 _cleanup_close_ int fd = open_cgroup(cg);
 
@@ -683,7 +836,8 @@ static void print_status_text(const Ctl *ctl, const char *name, struct json_obje
 }
 
 static struct json_object *status_json(const char *name, struct json_object *props,
-                                       struct json_object *os, char **addresses, const char *cg) {
+                                       struct json_object *os, char **addresses, const char *cg,
+                                       const CtlBootOrder *boot) {
         struct json_object *o = json_object_new_object(), *a = json_object_new_array();
         static const struct { const char *key, *prop; } map[] = {
                 { "class", "Class" }, { "service", "Service" }, { "unit", "Unit" },
@@ -704,6 +858,7 @@ static struct json_object *status_json(const char *name, struct json_object *pro
         json_object_object_add(o, "addresses", a);
         json_object_object_add(o, "os_release", os ? json_object_get(os) : json_object_new_object());
         json_object_object_add(o, "cgroup", cg ? json_object_new_string(cg) : NULL);
+        json_object_object_add(o, "boot_order", ctl_boot_order_json(boot));
         return o;
 }
 
@@ -718,6 +873,7 @@ int verb_status(int argc, char **argv, Ctl *ctl) {
                 _cleanup_json_ struct json_object *props = NULL, *os = NULL;
                 _cleanup_strv_free_ char **addresses = NULL;
                 _cleanup_free_ char *path = NULL, *cg = NULL;
+                _cleanup_(ctl_boot_order_done) CtlBootOrder boot = {};
                 int r;
 
                 r = ctl_machine_path(ctl, argv[i], &path);
@@ -733,9 +889,10 @@ int verb_status(int argc, char **argv, Ctl *ctl) {
                 os = get_os_release(ctl, argv[i]);
                 addresses = get_addresses(ctl, argv[i]);
                 cg = machine_cgroup(ctl, (uint32_t) ctl_juint(props, "Leader"), ctl_jstr(props, "Unit"));
+                ctl_boot_order_get(ctl, argv[i], &boot);
 
                 if (ctl->output != OUTPUT_TABLE) {
-                        struct json_object *o = status_json(argv[i], props, os, addresses, cg);
+                        struct json_object *o = status_json(argv[i], props, os, addresses, cg, &boot);
                         struct json_object *procs = json_object_new_array();
                         _cleanup_close_ int fd = cg ? open_cgroup(cg) : -EBADF;
 
@@ -748,7 +905,7 @@ int verb_status(int argc, char **argv, Ctl *ctl) {
                 ctl_pager_open(ctl);
                 if (i > 1)
                         fputc('\n', stdout);
-                print_status_text(ctl, argv[i], props, os, addresses, cg);
+                print_status_text(ctl, argv[i], props, os, addresses, cg, &boot);
         }
         if (ctl->output != OUTPUT_TABLE) {
                 int r = ctl_json_print(ctl, array);

@@ -25,5 +25,9 @@
 #define BUS_ERROR_NO_SUCH_TRANSFER "org.berth.machine1.NoSuchTransfer"
 /* A clone canceled with CancelTransfer (image-dbus.c) */
 #define BUS_ERROR_CANCELED "org.berth.machine1.Canceled"
+/* A resource limit this host has no cgroup controller for (machine-resources.c) */
+#define BUS_ERROR_NO_CONTROLLER "org.berth.machine1.NoController"
+/* A device path of IO*BandwidthMax or DeviceAllow names no device (machine-resources.c) */
+#define BUS_ERROR_NO_SUCH_DEVICE "org.berth.machine1.NoSuchDevice"
 
 extern const sd_bus_error_map berth_bus_errors[];

@@ -6,6 +6,7 @@
 #include "bus-errors.h"
 #include "log.h"
 #include "machine-dbus.h"
+#include "machine-freeze.h"
 #include "manager.h"
 #include "manager-dbus.h"
 #include "scope-systemd.h"
@@ -88,6 +89,9 @@ static int property_get_state(sd_bus *bus, const char *path, const char *interfa
                               sd_bus_error *error) {
         Machine *m = userdata;
 
+        /* Frozen is the kernel's word, whoever froze it (machine-freeze.c). */
+        if (m->state == MACHINE_RUNNING && machine_is_frozen(m) > 0)
+                return sd_bus_message_append(reply, "s", "frozen");
         return sd_bus_message_append(reply, "s", machine_state_to_string(m->state));
 }
 
@@ -115,6 +119,8 @@ int bus_machine_method_terminate(sd_bus_message *message, void *userdata, sd_bus
         if (r == 0)
                 return 1; /* polkit will call us again */
 
+        /* A frozen init would never see the request; SIGKILL alone gets through. */
+        machine_thaw_for_stop(m);
         if (unit_is_systemds(m)) {
                 r = systemd_scope_stop_reply(m, message);
                 if (r < 0)

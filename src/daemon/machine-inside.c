@@ -497,13 +497,6 @@ typedef struct NetlinkDump {
         int error;
 } NetlinkDump;
 
-/* What a child writes per address: fixed size, so the parent needs no framing. */
-typedef struct AddressRecord {
-        int32_t family;
-        uint32_t size;
-        uint8_t bytes[16];
-} AddressRecord;
-
 static int on_addr(const struct nlmsghdr *nlh, void *userdata) {
         const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
         NetlinkDump *d = userdata;
@@ -579,6 +572,12 @@ static int rtnl_dump(NetlinkDump *d) {
 finish:
         mnl_socket_close(nl);
         return r;
+}
+
+int inside_dump_addresses(int out_fd) {
+        NetlinkDump d = { .out_fd = out_fd, .type = RTM_GETADDR };
+
+        return rtnl_dump(&d);
 }
 
 typedef struct NsChild {

@@ -46,6 +46,19 @@ int machine_read_id_map(Machine *m, bool group, IdRange **ret, size_t *ret_n);
 /* 0 without a user namespace; -ENXIO for a complex mapping. */
 int machine_uid_shift(Machine *m, uint32_t *ret);
 
+/* What GetAddresses shows per address, as a child writes it: fixed size, so the parent needs
+ * no framing. */
+typedef struct AddressRecord {
+        int32_t family;
+        uint32_t size;
+        uint8_t bytes[16];
+} AddressRecord;
+
+/* Writes an AddressRecord to OUT_FD for each address of the network namespace we are in that
+ * others can reach (no loopback, none in DAD), as GetAddresses shows them; for forked children
+ * (GetAddresses' own, and machine-cache.c's worker). */
+int inside_dump_addresses(int out_fd);
+
 /* The inside methods and properties, on the Manager and on Machine objects (added by manager_bus_register()). */
 extern const sd_bus_vtable inside_manager_vtable[];
 extern const sd_bus_vtable inside_machine_vtable[];

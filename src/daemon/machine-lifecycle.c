@@ -16,6 +16,7 @@
 #include "fd-util.h"
 #include "log.h"
 #include "machine-dbus.h"
+#include "machine-freeze.h"
 #include "machine-lifecycle.h"
 #include "manager-dbus.h"
 #include "name-util.h"
@@ -102,6 +103,8 @@ static int machine_request_stop(Machine *m, bool reboot) {
 
         if (!reboot)
                 m->stopping = true;
+        /* A frozen supervisor or init would not hear the request until thawed. */
+        machine_thaw_for_stop(m);
         if (sup >= 0)
                 return RET_NERRNO(pidfd_send_signal(sup, SIGRTMIN + (reboot ? 5 : 4), NULL, 0));
         return machine_kill(m, false, reboot ? SIGINT : SIGRTMIN + 4);

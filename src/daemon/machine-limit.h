@@ -6,7 +6,9 @@
 
 #include "manager.h"
 
-#define MACHINES_MAX_DEFAULT 4096U
+/* Room for issue 7's 5,000 machines on one host, and still a bound on what callers can make
+ * berthd keep (about 1 KiB and one pidfd each). */
+#define MACHINES_MAX_DEFAULT 16384U
 #define MACHINES_MAX_LIMIT (1U << 20)
 
 /* $BERTH_MAX_MACHINES when it is a number in 1..MACHINES_MAX_LIMIT, else MACHINES_MAX_DEFAULT.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Live resource limits of machines: parsing, conversions, the cgroupfs and systemd backends,
- * persistence, and the SetMachineProperties / SetProperties methods. */
+/* Live resource limits of machines: reading them from the bus, the systemd backend, applying
+ * them to machines, and the SetMachineProperties / SetProperties methods. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,249 +21,45 @@
 #include "state.h"
 #include "strv.h"
 
-#define STATE_DIR_DEFAULT "/var/lib/berth"
-/* AllowedCPUs: as many CPUs as the kernel's NR_CPUS can be configured to. */
-#define CPUS_MAX 8192U
+/* The a(st) of IO*BandwidthMax or the a(ss) of DeviceAllow: an empty array empties the list. */
+static int read_list(sd_bus_message *message, ResourceProperty p, ResourceLimits *l) {
+        const char *sig = p == RESOURCE_DEVICE_ALLOW ? "a(ss)" : "a(st)";
+        int r, k;
 
-static const char *const resource_property_table[_RESOURCE_MAX] = {
-        [RESOURCE_MEMORY_MAX] = "MemoryMax",
-        [RESOURCE_MEMORY_HIGH] = "MemoryHigh",
-        [RESOURCE_CPU_QUOTA] = "CPUQuotaPerSecUSec",
-        [RESOURCE_CPU_WEIGHT] = "CPUWeight",
-        [RESOURCE_ALLOWED_CPUS] = "AllowedCPUs",
-        [RESOURCE_TASKS_MAX] = "TasksMax",
-        [RESOURCE_IO_WEIGHT] = "IOWeight",
-};
-
-const char *resource_property_to_string(ResourceProperty p) {
-        return p >= 0 && p < _RESOURCE_MAX ? resource_property_table[p] : NULL;
-}
-
-ResourceProperty resource_property_from_string(const char *s) {
-        for (int i = 0; s && i < _RESOURCE_MAX; i++)
-                if (streq(resource_property_table[i], s))
-                        return (ResourceProperty) i;
-        return _RESOURCE_INVALID;
-}
-
-void resource_limits_done(ResourceLimits *l) {
-        free(l->cpus);
-        *l = (ResourceLimits) {};
-}
-
-/* ---- conversions ---------------------------------------------------------------------- */
-
-int cpu_quota_parse(const char *s, uint64_t *ret_usec_per_sec) {
-        _cleanup_free_ char *whole = NULL;
-        const char *dot, *frac = "";
-        size_t n = strlen(s);
-        uint64_t w, f = 0;
-        int r;
-
-        /* "N%" or "N.NN%": one percent is 10 ms of CPU time per second. */
-        if (n < 2 || s[n - 1] != '%')
-                return -EINVAL;
-        dot = memchr(s, '.', n - 1);
-        whole = strndup(s, (size_t) ((dot ?: s + n - 1) - s));
-        if (!whole)
-                return -ENOMEM;
-        if (dot) {
-                frac = dot + 1;
-                if ((size_t) (s + n - 1 - frac) < 1 || (size_t) (s + n - 1 - frac) > 2)
-                        return -EINVAL;
-                for (const char *i = frac; i < s + n - 1; i++) {
-                        if (*i < '0' || *i > '9')
-                                return -EINVAL;
-                        f = f * 10 + (uint64_t) (*i - '0');
-                }
-                if (s + n - 1 - frac == 1)
-                        f *= 10;
-        }
-        r = parse_uint64(whole, &w);
+        r = sd_bus_message_enter_container(message, 'v', sig);
         if (r < 0)
                 return r;
-        if (w > 1000000)
-                return -ERANGE;
-        *ret_usec_per_sec = w * 10000 + f * 100;
-        return *ret_usec_per_sec > 0 ? 0 : -ERANGE;
-}
-
-static uint64_t cpu_quota_per_period(uint64_t usec_per_sec) {
-        uint64_t q = (usec_per_sec * CPU_QUOTA_PERIOD_USEC + 999999) / 1000000;
-
-        /* The kernel refuses quotas under 1 ms: round up, as systemd does. */
-        return MAX(q, 1000ULL);
-}
-
-int cpu_max_format(uint64_t usec_per_sec, char **ret) {
-        if (usec_per_sec == UINT64_MAX)
-                return asprintf(ret, "max %llu", CPU_QUOTA_PERIOD_USEC) < 0 ? -ENOMEM : 0;
-        return asprintf(ret, "%" PRIu64 " %llu", cpu_quota_per_period(usec_per_sec),
-                        CPU_QUOTA_PERIOD_USEC) < 0 ? -ENOMEM : 0;
-}
-
-int64_t cpu_quota_to_cfs(uint64_t usec_per_sec) {
-        return usec_per_sec == UINT64_MAX ? -1 : (int64_t) cpu_quota_per_period(usec_per_sec);
-}
-
-uint64_t cpu_weight_to_shares(uint64_t weight) {
-        return MIN(MAX(weight * 1024 / 100, 2ULL), 262144ULL);
-}
-
-uint64_t io_weight_to_blkio(uint64_t weight) {
-        return MIN(MAX(weight * 500 / 100, 10ULL), 1000ULL);
-}
-
-uint64_t io_weight_to_bfq(uint64_t weight) {
-        /* Both scales meet at the default 100; above it, 10000 ↦ 1000. */
-        if (weight <= 100)
-                return MAX(weight, 1ULL);
-        return 100 + (weight - 100) * 900 / 9900;
-}
-
-int cpu_set_parse(const char *s, uint8_t **ret, size_t *ret_n) {
-        _cleanup_free_ uint8_t *mask = NULL;
-        _cleanup_free_ char *copy = strdup(s);
-        char *tok, *rest;
-        size_t n = 0;
-
-        if (!copy)
-                return -ENOMEM;
-        copy[strcspn(copy, "\n")] = 0;
-        /* strsep(), not strtok(): "1,,2" and "1," are typos, not lists. */
-        for (rest = copy; *copy && (tok = strsep(&rest, ",")); ) {
-                char *dash = strchr(tok, '-');
-                uint64_t a, b;
-
-                if (dash)
-                        *dash = 0;
-                if (parse_uint64(tok, &a) < 0 || parse_uint64(dash ? dash + 1 : tok, &b) < 0 ||
-                    a > b || b >= CPUS_MAX)
-                        return -EINVAL;
-                if (b / 8 + 1 > n) {
-                        uint8_t *g = realloc(mask, b / 8 + 1);
-
-                        if (!g)
-                                return -ENOMEM;
-                        memset(g + n, 0, b / 8 + 1 - n);
-                        mask = g;
-                        n = b / 8 + 1;
-                }
-                for (uint64_t c = a; c <= b; c++)
-                        mask[c / 8] |= (uint8_t) (1u << (c % 8));
-        }
-        *ret = TAKE_PTR(mask);
-        *ret_n = n;
-        return 0;
-}
-
-static bool cpu_is_set(const uint8_t *mask, size_t n, size_t c) {
-        return c / 8 < n && (mask[c / 8] & (1u << (c % 8)));
-}
-
-int cpu_set_format(const uint8_t *mask, size_t n, char **ret) {
-        _cleanup_free_ char *s = NULL;
-        size_t len = 0;
-
-        s = calloc(1, n * 8 * 12 + 1);
-        if (!s)
-                return -ENOMEM;
-        for (size_t c = 0; c < n * 8; c++) {
-                size_t e = c;
-
-                if (!cpu_is_set(mask, n, c))
-                        continue;
-                while (cpu_is_set(mask, n, e + 1))
-                        e++;
-                len += (size_t) sprintf(s + len, e > c ? "%s%zu-%zu" : "%s%zu", len ? "," : "", c, e);
-                c = e;
-        }
-        *ret = TAKE_PTR(s);
-        return 0;
-}
-
-/* ---- property sets -------------------------------------------------------------------- */
-
-static int check_range(ResourceProperty p, uint64_t v) {
-        if (p == RESOURCE_CPU_WEIGHT || p == RESOURCE_IO_WEIGHT)
-                return v >= CGROUP_WEIGHT_MIN && v <= CGROUP_WEIGHT_MAX ? 0 : -ERANGE;
-        /* No CPU time at all, or no process at all, is no machine. */
-        if (p == RESOURCE_CPU_QUOTA || p == RESOURCE_TASKS_MAX)
-                return v > 0 ? 0 : -ERANGE;
-        return 0;
-}
-
-static int set_value(ResourceLimits *l, ResourceProperty p, uint64_t v) {
-        int r = check_range(p, v);
-
+        r = sd_bus_message_enter_container(message, 'a', sig + 1);
         if (r < 0)
                 return r;
-        l->value[p] = v;
-        l->set |= 1u << p;
-        return 0;
-}
+        resource_limits_reset_list(l, p);
+        for (;;) {
+                const char *path, *access;
+                uint64_t bytes;
 
-static int set_cpus(ResourceLimits *l, const uint8_t *mask, size_t n) {
-        uint8_t *copy = NULL;
-
-        if (n > CPUS_MAX / 8)
-                return -ERANGE;
-        /* Trailing zero bytes say nothing: drop them, so equal sets compare equal. */
-        while (n > 0 && mask[n - 1] == 0)
-                n--;
-        if (n > 0) {
-                copy = malloc(n);
-                if (!copy)
-                        return -ENOMEM;
-                memcpy(copy, mask, n);
-        }
-        free(l->cpus);
-        l->cpus = copy;
-        l->n_cpus = n;
-        l->set |= 1u << RESOURCE_ALLOWED_CPUS;
-        return 0;
-}
-
-int resource_limits_parse(ResourceLimits *l, ResourceProperty p, const char *s) {
-        _cleanup_free_ uint8_t *mask = NULL;
-        size_t n = 0;
-        uint64_t v;
-        int r;
-
-        switch (p) {
-        case RESOURCE_MEMORY_MAX:
-        case RESOURCE_MEMORY_HIGH:
-        case RESOURCE_TASKS_MAX:
-                r = parse_size(s, &v);
-                break;
-        case RESOURCE_CPU_QUOTA:
-                if (streq(s, "infinity")) {
-                        v = UINT64_MAX;
-                        r = 0;
-                } else if (s[0] && s[strlen(s) - 1] == '%')
-                        r = cpu_quota_parse(s, &v);
+                if (p == RESOURCE_DEVICE_ALLOW)
+                        r = sd_bus_message_read(message, "(ss)", &path, &access);
                 else
-                        r = parse_uint64(s, &v);
-                break;
-        case RESOURCE_CPU_WEIGHT:
-        case RESOURCE_IO_WEIGHT:
-                r = parse_uint64(s, &v);
-                break;
-        case RESOURCE_ALLOWED_CPUS:
-                r = cpu_set_parse(s, &mask, &n);
-                return r < 0 ? r : set_cpus(l, mask, n);
-        case _RESOURCE_MAX:
-        case _RESOURCE_INVALID:
-        default:
-                return -EINVAL;
+                        r = sd_bus_message_read(message, "(st)", &path, &bytes);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                k = p == RESOURCE_DEVICE_ALLOW ? resource_limits_add_device(l, path, access) :
+                                                 resource_limits_add_io(l, p, path, bytes);
+                if (k < 0)
+                        return k == -ENOMEM ? k : -EDOM; /* a bad value, not a bad message */
         }
-        return r < 0 ? r : set_value(l, p, v);
+        r = sd_bus_message_exit_container(message);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(message);
 }
 
 static int read_one_property(sd_bus_message *message, ResourceLimits *l, sd_bus_error *error) {
         const char *name, *contents = NULL, *s;
         ResourceProperty p;
-        bool friendly;
+        bool friendly, list;
         uint64_t v;
         char type;
         int r;
@@ -276,15 +72,16 @@ static int read_one_property(sd_bus_message *message, ResourceLimits *l, sd_bus_
         p = friendly ? RESOURCE_CPU_QUOTA : resource_property_from_string(name);
         if (p < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown property '%s'", name);
+        list = resource_property_is_io_list(p) || p == RESOURCE_DEVICE_ALLOW;
         r = sd_bus_message_peek_type(message, &type, &contents);
         if (r < 0)
                 return r;
 
-        if (streq(contents, "t") && !friendly) {
+        if (streq(contents, "t") && !friendly && !list) {
                 r = sd_bus_message_read(message, "v", "t", &v);
                 if (r < 0)
                         return r;
-                r = p == RESOURCE_ALLOWED_CPUS ? -EINVAL : set_value(l, p, v);
+                r = p == RESOURCE_ALLOWED_CPUS ? -EINVAL : resource_limits_set_value(l, p, v);
         } else if (streq(contents, "s")) {
                 r = sd_bus_message_read(message, "v", "s", &s);
                 if (r < 0)
@@ -304,7 +101,13 @@ static int read_one_property(sd_bus_message *message, ResourceLimits *l, sd_bus_
                 r = sd_bus_message_exit_container(message);
                 if (r < 0)
                         return r;
-                r = set_cpus(l, mask, n);
+                r = resource_limits_set_cpus(l, mask, n);
+        } else if (streq(contents, p == RESOURCE_DEVICE_ALLOW ? "a(ss)" : "a(st)") && list) {
+                r = read_list(message, p, l);
+                if (r == -EDOM)
+                        r = -EINVAL;
+                else if (r < 0)
+                        return r;
         } else
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "Property '%s' cannot be of type '%s'", name, contents);
@@ -341,79 +144,24 @@ int resource_limits_from_bus(sd_bus_message *message, ResourceLimits *ret, sd_bu
         return 0;
 }
 
-int resource_limits_merge(ResourceLimits *dst, const ResourceLimits *src) {
-        for (int p = 0; p < _RESOURCE_MAX; p++) {
-                if (!resource_limits_has(src, p))
-                        continue;
-                if (p == RESOURCE_ALLOWED_CPUS) {
-                        int r = set_cpus(dst, src->cpus, src->n_cpus);
-                        if (r < 0)
-                                return r;
-                } else {
-                        dst->value[p] = src->value[p];
-                        dst->set |= 1u << p;
-                }
-        }
-        return 0;
-}
+static int append_list(sd_bus_message *m, const ResourceLimits *l, ResourceProperty p) {
+        const char *sig = p == RESOURCE_DEVICE_ALLOW ? "a(ss)" : "a(st)";
+        unsigned i = resource_io_index(p);
+        size_t n = p == RESOURCE_DEVICE_ALLOW ? l->n_devices : l->n_io[i];
+        int r;
 
-int resource_limits_serialize(const ResourceLimits *l, char **ret) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size = 0;
-        FILE *f;
-        int r = 0;
-
-        f = open_memstream(&buf, &size);
-        if (!f)
-                return -ENOMEM;
-        for (int p = 0; p < _RESOURCE_MAX; p++) {
-                _cleanup_free_ char *cpus = NULL;
-
-                if (!resource_limits_has(l, p))
-                        continue;
-                if (p == RESOURCE_ALLOWED_CPUS) {
-                        r = cpu_set_format(l->cpus, l->n_cpus, &cpus);
-                        if (r < 0)
-                                break;
-                        fprintf(f, "%s=%s\n", resource_property_to_string(p), cpus);
-                } else if (l->value[p] == UINT64_MAX)
-                        fprintf(f, "%s=infinity\n", resource_property_to_string(p));
-                else
-                        fprintf(f, "%s=%" PRIu64 "\n", resource_property_to_string(p), l->value[p]);
-        }
-        if (fclose(f) != 0 && r >= 0)
-                r = -ENOMEM;
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-int resource_limits_deserialize(const char *text, ResourceLimits *ret) {
-        _cleanup_(resource_limits_done) ResourceLimits l = {};
-        _cleanup_free_ char *copy = strdup(text);
-        char *line, *save = NULL;
-
-        if (!copy)
-                return -ENOMEM;
-        for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *eq = strchr(line, '=');
-                ResourceProperty p;
-                int r;
-
-                if (line[0] == '#' || !eq)
-                        continue;
-                *eq = 0;
-                p = resource_property_from_string(line);
-                if (p < 0)
-                        continue; /* from a newer berthd */
-                r = resource_limits_parse(&l, p, eq + 1);
-                if (r < 0)
-                        return r;
-        }
-        *ret = l;
-        l = (ResourceLimits) {};
-        return 0;
+        r = sd_bus_message_open_container(m, 'v', sig);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', sig + 1);
+        for (size_t k = 0; k < n && r >= 0; k++)
+                r = p == RESOURCE_DEVICE_ALLOW ?
+                        sd_bus_message_append(m, "(ss)", l->devices[k].path, l->devices[k].access) :
+                        sd_bus_message_append(m, "(st)", l->io[i][k].path, l->io[i][k].bytes);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r;
 }
 
 int resource_limits_append_systemd(sd_bus_message *m, const ResourceLimits *l) {
@@ -434,7 +182,9 @@ int resource_limits_append_systemd(sd_bus_message *m, const ResourceLimits *l) {
                                 r = sd_bus_message_append_array(m, 'y', l->cpus, l->n_cpus);
                         if (r >= 0)
                                 r = sd_bus_message_close_container(m);
-                } else if (r >= 0)
+                } else if (r >= 0 && (resource_property_is_io_list(p) || p == RESOURCE_DEVICE_ALLOW))
+                        r = append_list(m, l, p);
+                else if (r >= 0)
                         r = sd_bus_message_append(m, "v", "t", l->value[p]);
                 if (r >= 0)
                         r = sd_bus_message_close_container(m);
@@ -442,67 +192,6 @@ int resource_limits_append_systemd(sd_bus_message *m, const ResourceLimits *l) {
                         return r;
         }
         return sd_bus_message_close_container(m);
-}
-
-/* ---- persistence ---------------------------------------------------------------------- */
-
-int resources_state_dir(char **ret) {
-        const char *e = getenv("BERTH_STATE_DIR");
-
-        if (isempty(e))
-                e = STATE_DIR_DEFAULT;
-        else if (e[0] != '/')
-                return -EINVAL;
-        return asprintf(ret, "%s/properties", e) < 0 ? -ENOMEM : 0;
-}
-
-int resources_load(const char *dir, const char *name, ResourceLimits *ret) {
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        if (asprintf(&path, "%s/%s", dir, name) < 0)
-                return -ENOMEM;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
-                if (errno != ENOENT)
-                        return negative_errno();
-                *ret = (ResourceLimits) {};
-                return 0;
-        }
-        r = read_fd_full(fd, 64 * 1024, &buf, NULL);
-        if (r < 0)
-                return r;
-        return resource_limits_deserialize(buf, ret);
-}
-
-int resources_save(const char *dir, const char *name, const ResourceLimits *l) {
-        _cleanup_free_ char *path = NULL, *tmp = NULL, *text = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        if (asprintf(&path, "%s/%s", dir, name) < 0)
-                return -ENOMEM;
-        if (l->set == 0)
-                return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
-        r = resource_limits_serialize(l, &text);
-        if (r < 0)
-                return r;
-        r = mkdir_p(dir, 0755);
-        if (r < 0)
-                return r;
-        if (asprintf(&tmp, "%s/.#%s.XXXXXX", dir, name) < 0)
-                return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        if (write(fd, text, strlen(text)) != (ssize_t) strlen(text) || fsync(fd) < 0 ||
-            fchmod(fd, 0644) < 0 || rename(tmp, path) < 0) {
-                r = negative_errno();
-                (void) unlink(tmp);
-                return r;
-        }
-        return 0;
 }
 
 /* ---- systemd backend ------------------------------------------------------------------ */
@@ -548,6 +237,59 @@ int resources_apply_systemd(sd_bus *bus, const char *unit, bool runtime, const R
         return 0;
 }
 
+/* One apply in flight: a SetMachineProperties call, or (MESSAGE NULL) the saved set being
+ * restored for a machine that just came. */
+typedef struct PendingSet {
+        Manager *manager;
+        sd_bus_message *message;
+        char *name;
+        bool runtime;
+        ResourceLimits limits;
+} PendingSet;
+
+static PendingSet *pending_set_free(PendingSet *p) {
+        if (!p)
+                return NULL;
+        sd_bus_message_unref(p->message);
+        free(p->name);
+        resource_limits_done(&p->limits);
+        free(p);
+        return NULL;
+}
+
+/* What is in force for each machine, whoever set it (a start's runtime set, set-property, the
+ * saved set), for the ResourceLimits property: $RUNTIME_DIR/limits/NAME beside berthd's
+ * machines/ state, so that it survives a berthd restart like the machines do. */
+static int applied_dir(Manager *m, char **ret) {
+        const char *slash = strrchr(m->state_dir, '/');
+
+        if (!slash)
+                return -EINVAL;
+        return asprintf(ret, "%.*s/limits", (int) (slash - m->state_dir), m->state_dir) < 0 ? -ENOMEM : 0;
+}
+
+static void record_applied(Manager *m, const char *name, const ResourceLimits *l) {
+        _cleanup_(resource_limits_done) ResourceLimits now = {};
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+        Machine *machine;
+        int r;
+
+        r = applied_dir(m, &dir);
+        if (r >= 0)
+                r = resources_load(dir, name, &now);
+        if (r >= 0)
+                r = resource_limits_merge(&now, l);
+        if (r >= 0)
+                r = resources_save(dir, name, &now);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to record the resource limits of %s: %m", name);
+                return;
+        }
+        machine = manager_find_machine(m, name);
+        if (machine && m->bus && machine_bus_path(machine, &path) >= 0)
+                (void) sd_bus_emit_properties_changed(m->bus, path, MACHINE_INTERFACE, "ResourceLimits", NULL);
+}
+
 /* ---- machines ------------------------------------------------------------------------- */
 
 static bool uses_systemd(const Manager *m) {
@@ -584,9 +326,12 @@ static void apply_cgroupfs(Machine *machine, const ResourceLimits *l, ResourcesD
         if (strv_length(machine->resource_v1_dirs) != n_before)
                 (void) state_save(m->state_dir, machine);
         if (r == -EOPNOTSUPP)
-                sd_bus_error_setf(&e, SD_BUS_ERROR_NOT_SUPPORTED,
-                                  "This host has no cgroup controller for %s available to berthd",
+                sd_bus_error_setf(&e, BUS_ERROR_NO_CONTROLLER,
+                                  "Cannot apply %s on this host",
                                   what ?: "one of the properties");
+        else if (r == -ENODEV)
+                sd_bus_error_setf(&e, BUS_ERROR_NO_SUCH_DEVICE, "%s is not a device berthd can limit",
+                                  what ?: "A device path");
         else if (r < 0)
                 sd_bus_error_set_errnof(&e, r, "Failed to apply the resource limits of %s: %m",
                                         machine->name);
@@ -598,8 +343,23 @@ static void apply_cgroupfs(Machine *machine, const ResourceLimits *l, ResourcesD
 static int machine_apply(Machine *machine, bool runtime, const ResourceLimits *l, ResourcesDone done,
                          void *userdata) {
         if (uses_systemd(machine->manager)) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_free_ char *what = NULL;
+                int r;
+
                 if (!machine->unit)
                         return -ENXIO;
+                /* systemd takes a limit whose controller it cannot use, shows it, and does
+                 * nothing with it: a lie we do not pass on. */
+                r = resources_check_available(machine->manager->cgroup_root, CGROUP_V1_ROOT, l, &what);
+                if (r == -EOPNOTSUPP) {
+                        sd_bus_error_setf(&e, BUS_ERROR_NO_CONTROLLER, "Cannot apply %s on this host",
+                                          what ?: "one of the properties");
+                        done(r, &e, userdata);
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
                 return resources_apply_systemd(machine->manager->bus, machine->unit, runtime, l, done,
                                                userdata);
         }
@@ -608,18 +368,22 @@ static int machine_apply(Machine *machine, bool runtime, const ResourceLimits *l
 }
 
 static void on_restored(int r, const sd_bus_error *error, void *userdata) {
-        _cleanup_free_ char *name = userdata;
+        PendingSet *p = userdata;
 
         if (r < 0)
-                log_warning_errno(r, "Failed to apply the saved resource limits of %s: %s", name,
+                log_warning_errno(r, "Failed to apply the saved resource limits of %s: %s", p->name,
                                   error && error->message ? error->message : strerror(-r));
-        else
-                log_info("Applied the saved resource limits of %s.", name);
+        else {
+                log_info("Applied the saved resource limits of %s.", p->name);
+                record_applied(p->manager, p->name, &p->limits);
+        }
+        pending_set_free(p);
 }
 
 int machine_resources_restore(Machine *m) {
         _cleanup_(resource_limits_done) ResourceLimits l = {};
-        _cleanup_free_ char *dir = NULL, *name = NULL;
+        _cleanup_free_ char *dir = NULL;
+        PendingSet *p;
         int r;
 
         r = resources_state_dir(&dir);
@@ -630,18 +394,31 @@ int machine_resources_restore(Machine *m) {
                 return log_warning_errno(r, "Failed to read the saved resource limits of %s: %m", m->name);
         if (l.set == 0)
                 return 0;
-        name = strdup(m->name);
-        if (!name)
+        p = calloc(1, sizeof(PendingSet));
+        if (!p)
                 return log_oom();
+        *p = (PendingSet) { .manager = m->manager, .runtime = true, .limits = l };
+        l = (ResourceLimits) {};
+        p->name = strdup(m->name);
+        if (!p->name) {
+                pending_set_free(p);
+                return log_oom();
+        }
         /* Saved already: systemd needs no copy of its own. */
-        r = machine_apply(m, true, &l, on_restored, name);
-        if (r < 0)
+        r = machine_apply(m, true, &p->limits, on_restored, p);
+        if (r < 0) {
+                pending_set_free(p);
                 return log_warning_errno(r, "Failed to apply the saved resource limits of %s: %m", m->name);
-        TAKE_PTR(name);
+        }
         return 0;
 }
 
 void machine_resources_release(Machine *m) {
+        _cleanup_free_ char *applied = NULL;
+
+        /* A machine of this name later starts from no limits in force. */
+        if (applied_dir(m->manager, &applied) >= 0)
+                (void) resources_save(applied, m->name, &(ResourceLimits) {});
         STRV_FOREACH(dir, m->resource_v1_dirs) {
                 int r = resources_remove_v1(*dir);
                 if (r < 0)
@@ -657,23 +434,6 @@ int machine_resources_sync(Machine *m) {
 }
 
 /* ---- D-Bus ---------------------------------------------------------------------------- */
-
-typedef struct PendingSet {
-        sd_bus_message *message;
-        char *name;
-        bool runtime;
-        ResourceLimits limits;
-} PendingSet;
-
-static PendingSet *pending_set_free(PendingSet *p) {
-        if (!p)
-                return NULL;
-        sd_bus_message_unref(p->message);
-        free(p->name);
-        resource_limits_done(&p->limits);
-        free(p);
-        return NULL;
-}
 
 static int save_merged(const char *name, const ResourceLimits *l) {
         _cleanup_(resource_limits_done) ResourceLimits saved = {};
@@ -706,8 +466,10 @@ static void on_applied(int r, const sd_bus_error *error, void *userdata) {
                         return;
                 }
         }
-        if (r >= 0)
+        if (r >= 0) {
+                record_applied(p->manager, p->name, &p->limits);
                 (void) sd_bus_reply_method_return(p->message, NULL);
+        }
         else if (error && sd_bus_error_is_set(error))
                 (void) sd_bus_reply_method_error(p->message, error);
         else
@@ -732,6 +494,7 @@ static int set_properties(sd_bus_message *message, Machine *machine, bool runtim
         p = calloc(1, sizeof(PendingSet));
         if (!p)
                 return -ENOMEM;
+        p->manager = machine->manager;
         p->message = sd_bus_message_ref(message);
         p->runtime = runtime;
         p->limits = *l;
@@ -790,8 +553,33 @@ const sd_bus_vtable resources_manager_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
+/* ResourceLimits: "Name=VALUE" per property in force, per list entry, as in the saved files. */
+static int property_get_limits(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        _cleanup_(resource_limits_done) ResourceLimits l = {};
+        _cleanup_free_ char *dir = NULL, *text = NULL;
+        Machine *machine = userdata;
+        char *line, *save = NULL;
+        int r;
+
+        r = applied_dir(machine->manager, &dir);
+        if (r >= 0)
+                r = resources_load(dir, machine->name, &l);
+        if (r >= 0)
+                r = resource_limits_serialize(&l, &text);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        for (line = strtok_r(text, "\n", &save); line && r >= 0; line = strtok_r(NULL, "\n", &save))
+                r = sd_bus_message_append(reply, "s", line);
+        if (r < 0)
+                return r;
+        return sd_bus_message_close_container(reply);
+}
+
 const sd_bus_vtable resources_machine_vtable[] = {
         SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("ResourceLimits", "as", property_get_limits, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("SetProperties", SD_BUS_ARGS("b", runtime, "a(sv)", properties),
                                 SD_BUS_NO_RESULT, method_set_properties, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "machine.h"
+#include "machine-freeze.h"
 #include "manager.h"
 #include "resolve.h"
 #include "scope-cgroupfs.h"
@@ -76,6 +77,8 @@ int machine_new(const char *name, Machine **ret) {
 Machine *machine_free(Machine *m) {
         if (!m)
                 return NULL;
+        machine_cache_machine_free(m);
+        machine_freeze_cancel(m);
         sd_event_source_disable_unref(m->leader_source);
         sd_event_source_disable_unref(m->cgroup_source);
         sd_event_source_disable_unref(m->kill_timer);

@@ -10,9 +10,11 @@
 #include <systemd/sd-id128.h>
 
 #include "cgroup-util.h"
+#include "machine-cache.h"
 #include "macro.h"
 
 typedef struct Manager Manager;
+typedef struct FreezeJob FreezeJob;
 
 /* Host-side interfaces one machine may register: nspawn's veth, extra veths and a few more. */
 #define MACHINE_NETIF_MAX 32U
@@ -66,8 +68,6 @@ struct Machine {
          * and the query of its ActiveState in flight. */
         sd_bus_slot *unit_match_slot;
         sd_bus_slot *unit_query_slot;
-        /* We hold systemd's AddRef reference on the unit (lost when berthd restarts). */
-        bool unit_referenced;
 
         /* Resource limits (machine-resources.c): the cgroup v1 directories berthd made for the
          * machine on hybrid hosts, removed when it goes. */
@@ -86,6 +86,12 @@ struct Machine {
         /* A power off or terminate was asked for: a StartMachine now must wait until it is gone,
          * not answer "running already" (machine-lifecycle.c). */
         bool stopping;
+
+        /* A freeze or thaw waiting for cgroup.events (machine-freeze.c); NULL when none. */
+        FreezeJob *freeze_job;
+
+        /* What ListMachinesEx shows from inside the machine (machine-cache.c). */
+        MachineInfo info;
 };
 
 const char *machine_class_to_string(MachineClass c);

@@ -9,6 +9,7 @@
 #include "machine-dbus.h"
 #include "machine-exec-dbus.h"
 #include "machine-files.h"
+#include "machine-freeze.h"
 #include "machine-inside.h"
 #include "machine-lifecycle.h"
 #include "machine-limit.h"
@@ -407,6 +408,9 @@ int manager_send_machine_signal(Manager *m, Machine *machine, bool new) {
         _cleanup_free_ char *p = NULL;
         int r;
 
+        /* Its os-release and addresses are read now, in a batch, for ListMachinesEx. */
+        if (new)
+                machine_cache_machine_new(m, machine);
         if (!m->bus)
                 return 0;
         r = machine_bus_path(machine, &p);
@@ -420,6 +424,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("ListMachines", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssso)", machines),
                                 method_list_machines, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListMachinesEx", SD_BUS_ARGS("t", flags),
+                                SD_BUS_RESULT("a(ssssssutsssa(iay)u)", machines),
+                                method_list_machines_ex, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetMachine", SD_BUS_ARGS("s", name), SD_BUS_RESULT("o", machine),
                                 method_get_machine, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("GetMachineByPID", SD_BUS_ARGS("u", pid), SD_BUS_RESULT("o", machine),
@@ -466,6 +473,7 @@ int manager_bus_register(Manager *m) {
                 { files_manager_vtable, files_machine_vtable },
                 { exec_manager_vtable, exec_machine_vtable },
                 { resources_manager_vtable, resources_machine_vtable },
+                { freeze_manager_vtable, freeze_machine_vtable },
         };
         int r;
 

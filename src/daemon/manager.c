@@ -8,6 +8,7 @@
 #include "bus-errors.h"
 #include "fd-util.h"
 #include "log.h"
+#include "machine-cache.h"
 #include "machine-dbus.h"
 #include "machine-lifecycle.h"
 #include "machine-resources.h"
@@ -68,6 +69,9 @@ static void free_list(Machine *l) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        /* Before the machines: its timer and worker point at them. (berthd frees it at the
+         * event loop's exit already; a Manager freed without that, in tests, must too.) */
+        machine_cache_free(m);
         /* Machines outlive us on purpose: their state files stay for the next berthd. */
         free_list(m->machines);
         free_list(m->closing);

@@ -53,6 +53,10 @@ struct Manager {
 
         /* Transfers (transfer-dbus.c): the registry, owned by the bus; NULL before and after. */
         struct TransferRegistry *transfers;
+
+        /* ListMachinesEx's cache (machine-cache.c): its worker and waiting calls; NULL until
+         * first used. */
+        MachineCache *machine_cache;
 };
 
 int manager_new(const char *runtime_dir, Manager **ret);

@@ -44,7 +44,7 @@ struct SystemdScope {
         char **query_names;
         sd_event_source *query_source;
         ScopeJob *jobs;
-        /* Unit calls whose answer only matters for the log (UnrefUnit, StopUnit, KillUnit):
+        /* Unit calls whose answer only matters for the log (StopUnit, KillUnit):
          * at most UNIT_CALLS_MAX in flight, the rest queued in order. dbus-daemon allows a
          * connection 128 pending replies; a thousand machines ending at once would exceed it. */
         sd_bus_message **queued_calls;
@@ -254,19 +254,21 @@ static int build_start_call(sd_bus *bus, Machine *machine, sd_bus_message *messa
                                            "StartTransientUnit");
         if (r < 0)
                 return r;
-        /* "fail": a namesake's scope still stopping must not be replaced by ours. AddRef keeps
-         * the unit loaded for us once it stopped, until we let go (UnrefUnit). */
+        /* "fail": a namesake's scope still stopping must not be replaced by ours. No AddRef:
+         * systemd tracks a referencing bus name with one match rule per unit in its own bus
+         * connection, so 512 machines would exhaust dbus-daemon's stock limit and drop PID 1
+         * off the bus (machined's wall at ~505). The end of the unit reaches us all the same:
+         * its last PropertiesChanged, or NoSuchUnit to our query. */
         r = sd_bus_message_append(call, "ss", machine->unit, "fail");
         if (r >= 0)
                 r = sd_bus_message_open_container(call, 'a', "(sv)");
         if (r >= 0)
-                r = sd_bus_message_append(call, "(sv)(sv)(sv)(sv)(sv)(sv)",
+                r = sd_bus_message_append(call, "(sv)(sv)(sv)(sv)(sv)",
                                           "Slice", "s", slice ?: "machine.slice",
                                           "Description", "s", desc,
                                           "PIDs", "au", 1, (uint32_t) machine->leader,
                                           "Delegate", "b", 1,
-                                          "CollectMode", "s", "inactive-or-failed",
-                                          "AddRef", "b", 1);
+                                          "CollectMode", "s", "inactive-or-failed");
         if (r >= 0)
                 r = copy_other_properties(call, message);
         if (r >= 0)
@@ -363,9 +365,6 @@ static void scope_job_fail(ScopeJob *j, const sd_bus_error *error) {
 
         log_info("Failed to create the scope of machine %s: %s", j->machine->name, error->message);
         (void) state_remove(m->state_dir, j->machine->name);
-        /* systemd made the unit (its job ran): let go of our reference, so it is collected. */
-        if (j->job)
-                (void) call_unit_method(j->machine, "UnrefUnit", "s", j->machine->unit);
         r = sd_bus_reply_method_error(j->message, error);
         if (r < 0)
                 log_debug_errno(r, "Failed to send the CreateMachine error: %m");
@@ -380,7 +379,6 @@ static void scope_job_done(ScopeJob *j) {
         Machine *machine = j->machine;
         int r;
 
-        machine->unit_referenced = true;
         r = manager_machine_scope_started(m, machine);
         if (r < 0) {
                 sd_bus_error_set_errnof(&error, r, "Failed to add machine %s: %m", machine->name);
@@ -628,9 +626,6 @@ int systemd_scope_track(Machine *machine) {
 
 void systemd_scope_untrack(Machine *machine) {
         machine->unit_query_slot = sd_bus_slot_unref(machine->unit_query_slot);
-        if (machine->unit_referenced)
-                (void) call_unit_method(machine, "UnrefUnit", "s", machine->unit);
-        machine->unit_referenced = false;
 }
 
 int systemd_scope_stop(Machine *machine) {

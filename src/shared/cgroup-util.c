@@ -27,19 +27,26 @@ int cgroup2_mount_point(const char **ret) {
         return 0;
 }
 
-int cgroup_populated_fd(int fd) {
+int cgroup_events_flag_fd(int fd, const char *key) {
         char buf[256];
-        const char *l;
+        size_t k = strlen(key);
         ssize_t n;
 
         n = pread(fd, buf, sizeof(buf) - 1, 0);
         if (n < 0)
                 return negative_errno();
         buf[n] = 0;
-        l = strstr(buf, "populated ");
-        if (!l)
-                return -EBADMSG;
-        return l[strlen("populated ")] == '1';
+        /* "KEY 0|1" lines; a key must start a line, so "frozen" never matches "unfrozen". */
+        for (const char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, key, k) == 0 && l[k] == ' ')
+                        return l[k + 1] == '1';
+        return -ENOKEY;
+}
+
+int cgroup_populated_fd(int fd) {
+        int r = cgroup_events_flag_fd(fd, "populated");
+
+        return r == -ENOKEY ? -EBADMSG : r;
 }
 
 int cgroup_populated(const char *path) {

@@ -17,6 +17,9 @@ int cgroup_populated(const char *path);
  * re-arms its POLLPRI/EPOLLPRI: kernfs keeps reporting an event until this very open file has
  * seen the new contents. */
 int cgroup_populated_fd(int fd);
+/* The 0/1 flag KEY ("populated", "frozen") of an open cgroup.events: 1, 0, or -ENOKEY where the
+ * kernel has no such line. Read with pread(): the same re-arming as above. */
+int cgroup_events_flag_fd(int fd, const char *key);
 /* SIGKILLs everything in the cgroup at once (cgroup.kill). */
 int cgroup_kill_all(const char *path);
 /* Removes the (empty) cgroup PATH and every directory below it, deepest first: a container's

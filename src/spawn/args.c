@@ -2,6 +2,7 @@
 /* berth-spawn's command line, spelled like systemd-nspawn's wherever nspawn has the option. */
 #include <getopt.h>
 #include <limits.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,10 @@
 #include "caps.h"
 #include "log.h"
 #include "name-util.h"
+#include "network.h"
 #include "parse-util.h"
+#include "resources.h"
+#include "port-forward.h"
 #include "seccomp-table.h"
 #include "strv.h"
 
@@ -44,6 +48,17 @@ enum {
         ARG_SLICE,
         ARG_PROPERTY,
         ARG_TEMPLATE,
+        ARG_DEVICE,
+        ARG_RLIMIT,
+        ARG_OOM_SCORE_ADJUST,
+        ARG_CPU_AFFINITY,
+        ARG_NETWORK_BRIDGE,
+        ARG_NETWORK_ZONE,
+        ARG_NETWORK_INTERFACE,
+        ARG_NETWORK_MACVLAN,
+        ARG_NETWORK_IPVLAN,
+        ARG_NETWORK_VETH_EXTRA,
+        ARG_NETWORK_NAMESPACE_PATH,
 };
 
 static void help(void) {
@@ -69,6 +84,9 @@ static void help(void) {
                "     --kill-signal=SIGNAL   Signal that asks the container to power off\n"
                "     --reboot-signal=SIGNAL Signal that asks the container to reboot\n"
                "     --notify-ready=BOOL    Forward the container's READY=1 to our notify socket\n"
+               "     --rlimit=NAME=SOFT[:HARD]  Set a resource limit (NOFILE, NPROC, …) of the payload\n"
+               "     --oom-score-adjust=N   OOM score adjustment of the payload (-1000…1000)\n"
+               "     --cpu-affinity=CPUS    CPUs the payload may run on (\"0-1,3\")\n"
                "Mounts:\n"
                "     --bind=SRC[:DST[:OPTS]]      Bind-mount a host path (OPTS: rbind, norbind, idmap)\n"
                "     --bind-ro=SRC[:DST[:OPTS]]   The same, read-only\n"
@@ -83,7 +101,15 @@ static void help(void) {
                "     --private-users-ownership=MODE  auto, map, chown or off\n"
                "Network:\n"
                "     --private-network      Only a loopback device of its own\n"
-               "  -n --network-veth         A veth link to the host (ve-NAME / host0)\n"
+               "  -n --network-veth[=NAME]  A veth link to the host (ve-MACHINE or NAME / host0)\n"
+               "     --network-bridge=BR    A veth whose host end vb-MACHINE is in bridge BR\n"
+               "     --network-zone=ZONE    A veth in the bridge vz-ZONE, made for the zone's first member\n"
+               "     --network-interface=IF[:NAME]  Move host link IF in (as NAME) for the run\n"
+               "     --network-macvlan=IF[:NAME]    A macvlan on host link IF inside (mv-IF)\n"
+               "     --network-ipvlan=IF[:NAME]     An ipvlan on host link IF inside (iv-IF)\n"
+               "     --network-veth-extra=HOST[:GUEST]  One more veth pair\n"
+               "     --network-namespace-path=PATH  Join this network namespace\n"
+               "  -p --port=[tcp|udp:]HOST[:CONTAINER]  Forward a host port to the container\n"
                "Security:\n"
                "     --capability=CAPS      Keep these capabilities too\n"
                "     --drop-capability=CAPS Drop these capabilities\n"
@@ -95,7 +121,9 @@ static void help(void) {
                "     --keep-unit            Run in our own unit's cgroup\n"
                "     --register=BOOL        Register with berthd\n"
                "     --slice=SLICE          Put the machine's scope in this slice\n"
-               "     --property=NAME=VALUE  Set a property of the machine's scope\n");
+               "     --property=NAME=VALUE  Set a property of the machine's scope, or a resource limit\n"
+               "                            (MemoryMax, CPUQuota, IOReadBandwidthMax, DeviceAllow, …)\n"
+               "     --device=PATH[:rwm]    Make device node PATH in the container and allow it\n");
 }
 
 /* As in nspawn: a leading "~" makes the whole list a deny list. */
@@ -134,6 +162,87 @@ static int absolute_path(const char *p, char **ret) {
 }
 
 #define FAIL(r, ...) do { log_error(__VA_ARGS__); return (r); } while (0)
+
+/* --rlimit=, --oom-score-adjust=, --cpu-affinity=: as nspawn's; the last of each wins. */
+static int parse_exec_limit(Settings *s, int c, const char *arg) {
+        if (c == ARG_RLIMIT) {
+                const char *eq = strchr(arg, '=');
+                _cleanup_free_ char *name = eq ? strndup(arg, (size_t) (eq - arg)) : NULL;
+                int resource;
+
+                if (!eq)
+                        FAIL(-EINVAL, "--rlimit= needs NAME=SOFT[:HARD]: %s", arg);
+                if (!name)
+                        return log_oom();
+                resource = rlimit_from_string(name);
+                if (resource < 0)
+                        FAIL(-EINVAL, "Unknown resource limit: %s", name);
+                if (rlimit_parse(resource, eq + 1, &s->rlimits[resource]) < 0)
+                        FAIL(-EINVAL, "Invalid --rlimit= value, expected SOFT[:HARD] with numbers or "
+                             "\"infinity\" and SOFT not above HARD: %s", arg);
+                s->rlimits_set |= 1U << resource;
+                s->set_mask |= (uint64_t) SETTING_RLIMIT_FIRST << resource;
+        } else if (c == ARG_OOM_SCORE_ADJUST) {
+                if (parse_oom_score_adjust(arg, &s->oom_score_adjust) < 0)
+                        FAIL(-EINVAL, "Invalid --oom-score-adjust=, expected an integer in -1000…1000: %s", arg);
+                s->oom_score_adjust_set = true;
+                s->set_mask |= SETTING_OOM_SCORE_ADJUST;
+        } else {
+                if (cpu_affinity_parse(arg, &s->cpu_affinity) < 0)
+                        FAIL(-EINVAL, "Invalid --cpu-affinity=, expected CPU numbers and ranges below %u "
+                             "(\"0-1,3\"): %s", CPU_AFFINITY_MAX, arg);
+                s->set_mask |= SETTING_CPU_AFFINITY;
+        }
+        return 0;
+}
+
+/* The network options: each but the namespace path gives the container a network of its own,
+ * as in nspawn; bridge and zone are a veth too. Names are checked here, the combinations once
+ * the settings file is read too (network_settings_check()). */
+static int parse_network_option(Settings *s, int c, const char *arg) {
+        char ***list = c == ARG_NETWORK_INTERFACE ? &s->network_interfaces :
+                       c == ARG_NETWORK_MACVLAN ? &s->network_macvlan :
+                       c == ARG_NETWORK_IPVLAN ? &s->network_ipvlan :
+                       c == ARG_NETWORK_VETH_EXTRA ? &s->network_veth_extra : NULL;
+        char **field = c == ARG_NETWORK_BRIDGE ? &s->network_bridge :
+                       c == ARG_NETWORK_ZONE ? &s->network_zone :
+                       c == ARG_NETWORK_VETH || c == 'n' ? &s->network_veth_name : &s->network_namespace_path;
+
+        s->set_mask |= SETTING_NETWORK;
+        if (list) {
+                _cleanup_free_ char *a = NULL, *b = NULL;
+                int r = network_ifname_pair_parse(arg, &a, &b);
+
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        FAIL(-EINVAL, "Invalid interface name in %s: at most %d characters, no '/', ':', "
+                             "'%%' or blanks.", arg, IFNAMSIZ - 1);
+                if (strv_extend(list, arg) < 0)
+                        return log_oom();
+                s->private_network = true;
+                return 0;
+        }
+        if (c == ARG_NETWORK_NAMESPACE_PATH) {
+                free(*field);
+                *field = NULL;
+                if (absolute_path(arg, field) < 0)
+                        return log_oom();
+                return 0;
+        }
+        if (arg && (c == ARG_NETWORK_ZONE ? strlen(arg) + 3 >= IFNAMSIZ || !network_ifname_is_valid(arg) :
+                                            !network_ifname_is_valid(arg)))
+                FAIL(-EINVAL, "Invalid %s name: %s (the interface name%s must have at most %d characters, "
+                     "no '/', ':', '%%' or blanks).", c == ARG_NETWORK_ZONE ? "zone" : "interface", arg,
+                     c == ARG_NETWORK_ZONE ? " vz-ZONE" : "", IFNAMSIZ - 1);
+        free(*field);
+        *field = NULL;
+        if (arg && !(*field = strdup(arg)))
+                return log_oom();
+        s->network_veth = true;
+        s->private_network = true;
+        return 0;
+}
 
 static int parse_option(Settings *s, int c, const char *arg) {
         int r;
@@ -258,8 +367,24 @@ static int parse_option(Settings *s, int c, const char *arg) {
                 break;
         case 'n':
         case ARG_NETWORK_VETH:
-                s->network_veth = true;
-                s->set_mask |= SETTING_NETWORK;
+        case ARG_NETWORK_BRIDGE:
+        case ARG_NETWORK_ZONE:
+        case ARG_NETWORK_INTERFACE:
+        case ARG_NETWORK_MACVLAN:
+        case ARG_NETWORK_IPVLAN:
+        case ARG_NETWORK_VETH_EXTRA:
+        case ARG_NETWORK_NAMESPACE_PATH:
+                return parse_network_option(s, c, c == 'n' ? NULL : arg);
+        case 'p':
+                r = settings_add_port(s, arg);
+                if (r == -EEXIST)
+                        FAIL(r, "Host port of --port=%s is forwarded twice.", arg);
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        FAIL(r, "Invalid --port=, expected [tcp|udp:]HOST[:CONTAINER] with ports "
+                             "1…65535: %s", arg);
+                s->set_mask |= SETTING_PORTS;
                 break;
         case ARG_CAPABILITY:
         case ARG_DROP_CAPABILITY: {
@@ -332,9 +457,28 @@ static int parse_option(Settings *s, int c, const char *arg) {
         case ARG_PROPERTY:
                 if (!strchr(arg, '=') || arg[0] == '=')
                         FAIL(-EINVAL, "Invalid property, expected NAME=VALUE: %s", arg);
+                /* Resource limits are berth's to apply, registered or not (resources.c). */
+                if (resources_is_assignment(arg)) {
+                        if (resources_check_assignment(arg) < 0)
+                                FAIL(-EINVAL, "Invalid resource limit: %s", arg);
+                        if (strv_extend(&s->resource_args, arg) < 0)
+                                return log_oom();
+                        break;
+                }
                 if (strv_extend(&s->properties, arg) < 0)
                         return log_oom();
                 break;
+        case ARG_DEVICE: {
+                char *d = NULL;
+
+                if (resources_parse_device(arg, &d) < 0)
+                        FAIL(-EINVAL, "Invalid --device=, expected a device node below /dev and optionally "
+                             ":ACCESS (r, w, m): %s", arg);
+                if (strv_consume(&s->devices, d) < 0)
+                        return log_oom();
+                s->devices_cmdline = true;
+                break;
+        }
         case ARG_TEMPLATE:
                 free(s->template_base);
                 s->template_base = NULL;
@@ -344,6 +488,10 @@ static int parse_option(Settings *s, int c, const char *arg) {
                 if (strchr(arg, '/') ? absolute_path(arg, &s->template_base) < 0 : !(s->template_base = strdup(arg)))
                         return log_oom();
                 break;
+        case ARG_RLIMIT:
+        case ARG_OOM_SCORE_ADJUST:
+        case ARG_CPU_AFFINITY:
+                return parse_exec_limit(s, c, arg);
         case 'q':
                 log_set_max_level(LOG_ERR);
                 break;
@@ -379,7 +527,15 @@ int args_parse(int argc, char *argv[], Settings *s) {
                 { "private-users", optional_argument, NULL, ARG_PRIVATE_USERS },
                 { "private-users-ownership", required_argument, NULL, ARG_PRIVATE_USERS_OWNERSHIP },
                 { "private-network", no_argument, NULL, ARG_PRIVATE_NETWORK },
-                { "network-veth", no_argument, NULL, ARG_NETWORK_VETH },
+                { "network-veth", optional_argument, NULL, ARG_NETWORK_VETH },
+                { "network-bridge", required_argument, NULL, ARG_NETWORK_BRIDGE },
+                { "network-zone", required_argument, NULL, ARG_NETWORK_ZONE },
+                { "network-interface", required_argument, NULL, ARG_NETWORK_INTERFACE },
+                { "network-macvlan", required_argument, NULL, ARG_NETWORK_MACVLAN },
+                { "network-ipvlan", required_argument, NULL, ARG_NETWORK_IPVLAN },
+                { "network-veth-extra", required_argument, NULL, ARG_NETWORK_VETH_EXTRA },
+                { "network-namespace-path", required_argument, NULL, ARG_NETWORK_NAMESPACE_PATH },
+                { "port", required_argument, NULL, 'p' },
                 { "capability", required_argument, NULL, ARG_CAPABILITY },
                 { "drop-capability", required_argument, NULL, ARG_DROP_CAPABILITY },
                 { "no-new-privileges", required_argument, NULL, ARG_NO_NEW_PRIVILEGES },
@@ -394,12 +550,16 @@ int args_parse(int argc, char *argv[], Settings *s) {
                 { "slice", required_argument, NULL, ARG_SLICE },
                 { "property", required_argument, NULL, ARG_PROPERTY },
                 { "template", required_argument, NULL, ARG_TEMPLATE },
+                { "device", required_argument, NULL, ARG_DEVICE },
+                { "rlimit", required_argument, NULL, ARG_RLIMIT },
+                { "oom-score-adjust", required_argument, NULL, ARG_OOM_SCORE_ADJUST },
+                { "cpu-affinity", required_argument, NULL, ARG_CPU_AFFINITY },
                 {}
         };
         int c, r;
 
         /* "+": stop at the first non-option, so the command's own options stay its own. */
-        while ((c = getopt_long(argc, argv, "+hqD:i:M:bu:E:xUnP", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "+hqD:i:M:bu:E:xUnPp:", options, NULL)) >= 0) {
                 switch (c) {
                 case 'h':
                         help();

@@ -12,6 +12,8 @@
 #include "fd-util.h"
 #include "log.h"
 #include "resolve.h"
+#include "resource-limits.h"
+#include "strv.h"
 
 /* A cgroup that cannot be read counts as populated: never remove what we cannot see into. */
 static bool cgroup_is_populated(const char *path) {
@@ -254,6 +256,13 @@ int machine_cgroup_destroy(MachineCgroup *c) {
                 if (r < 0)
                         log_warning_errno(r, "Failed to remove %s: %m", c->payload_path);
         }
+        /* Empty by now: the processes were in the payload too. */
+        STRV_FOREACH(d, c->v1_dirs) {
+                int k = resources_remove_v1(*d);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to remove %s: %m", *d);
+        }
+        c->v1_dirs = strv_free(c->v1_dirs);
         if (!c->owns_scope && c->scope_path)
                 unit_leave_supervisor(c->scope_path);
         if (c->owns_scope && c->scope_path) {

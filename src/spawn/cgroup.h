@@ -11,6 +11,7 @@ typedef struct MachineCgroup {
         char *payload_path; /* scope_path/payload: the container's cgroup namespace root */
         int payload_fd;     /* O_PATH|O_DIRECTORY of payload_path, for CLONE_INTO_CGROUP */
         bool owns_scope;    /* we made scope_path and remove it at exit */
+        char **v1_dirs;     /* cgroup v1 directories of ours holding limits cgroup2 cannot (resources.c) */
 } MachineCgroup;
 
 
@@ -24,5 +25,6 @@ int machine_cgroup_join_scope(pid_t pid, MachineCgroup *ret);
 int machine_cgroup_add(const MachineCgroup *c, pid_t pid);
 /* Lets UID own the payload directory and the files a delegated subtree needs to be writable. */
 int machine_cgroup_delegate(const MachineCgroup *c, uid_t uid, gid_t gid);
-/* Kills what is left (cgroup.kill), waits until it is empty and removes what we created. */
+/* Kills what is left (cgroup.kill), waits until it is empty and removes what we created,
+ * v1_dirs included. */
 int machine_cgroup_destroy(MachineCgroup *c);

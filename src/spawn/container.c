@@ -23,13 +23,17 @@
 #include "container.h"
 #include "device-policy.h"
 #include "event-loop.h"
+#include "exec-limits.h"
 #include "image.h"
 #include "log.h"
+#include "network-link.h"
 #include "network.h"
 #include "notify-util.h"
 #include "notify.h"
 #include "ownership.h"
+#include "port-forward.h"
 #include "register.h"
+#include "resources.h"
 #include "resolve.h"
 #include "strv.h"
 #include "sync.h"
@@ -60,8 +64,10 @@ typedef struct Container {
         int pidfd;
         int sync_fd;
         int notify_fd;
-        char *veth;
-        int veth_ifindex;
+        char *veth;             /* host end of the main veth (ve-, vb- or chosen name) */
+        NetworkLinks links;     /* every link we made, undone in container_done() */
+        int join_netns_fd;      /* --network-namespace-path= */
+        PortForwarder *ports;
 
         EventLoop *event;
         PtyForward *forward;
@@ -72,11 +78,12 @@ typedef struct Container {
 } Container;
 
 static void container_done(Container *c) {
+        port_forwarder_free(c->ports); /* its event sources first, then the loop */
         registration_free(c->registration);
         pty_forward_free(c->forward);
         event_free(c->event);
-        if (c->veth)
-                (void) network_veth_remove(c->veth);
+        network_links_done(&c->links);
+        safe_close(c->join_netns_fd);
         free(c->veth);
         if (c->cgroup.payload_path)
                 (void) machine_cgroup_destroy(&c->cgroup);
@@ -148,7 +155,7 @@ static uint64_t container_caps(const Settings *s) {
         uint64_t keep = caps_default_keep();
 
         /* A private network is the container's own to configure. */
-        if (s->private_network || s->network_veth)
+        if (network_is_private(s))
                 keep |= UINT64_C(1) << 12; /* CAP_NET_ADMIN */
         return (keep | s->capability_add) & ~s->capability_drop;
 }
@@ -201,24 +208,41 @@ static int clone_container(Container *c, int child_sync_fd, const ChildContext *
                 .flags = CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD |
                          (c->defer_cgroup ? 0 : CLONE_NEWCGROUP | CLONE_INTO_CGROUP) |
                          (userns ? CLONE_NEWUSER : CLONE_NEWNS) |
-                         (s->private_network || s->network_veth ? CLONE_NEWNET : 0),
+                         (network_is_private(s) && c->join_netns_fd < 0 ? CLONE_NEWNET : 0),
                 .pidfd = (uint64_t) (uintptr_t) &c->pidfd,
                 .exit_signal = SIGCHLD,
                 .cgroup = (uint64_t) c->cgroup.payload_fd,
         };
+        _cleanup_close_ int own_netns = -EBADF;
         pid_t pid;
+        int r;
 
+        /* A namespace to join is entered by us around the clone, not by the child: with a user
+         * namespace the child has no privilege over a namespace the host owns. */
+        if (c->join_netns_fd >= 0) {
+                r = network_netns_enter(c->join_netns_fd, &own_netns);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to enter network namespace %s: %m",
+                                               s->network_namespace_path);
+        }
         pid = (pid_t) syscall(SYS_clone3, &args, sizeof(args));
-        if (pid < 0)
-                return log_error_errno(negative_errno(), "Failed to start the container: %m");
+        if (pid < 0) {
+                r = negative_errno();
+                (void) network_netns_leave(&own_netns);
+                return log_error_errno(r, "Failed to start the container: %m");
+        }
         if (pid == 0) {
                 safe_close(c->sync_fd);
+                safe_close(own_netns);
                 ChildContext copy = *cc;
                 copy.sync_fd = child_sync_fd;
                 copy.defer_cgroupns = c->defer_cgroup;
                 child_run(&copy);
         }
         c->pid = pid;
+        r = network_netns_leave(&own_netns);
+        if (r < 0)
+                return log_error_errno(r, "Failed to return to our network namespace: %m");
         return 0;
 }
 
@@ -349,6 +373,18 @@ static int prepare(Container *c, const char *dir) {
 
         if (root_fd < 0)
                 return log_error_errno(negative_errno(), "Failed to open the tree %s: %m", dir);
+        r = network_settings_check(s);
+        if (r < 0)
+                return r;
+        if (s->network_namespace_path) {
+                c->join_netns_fd = network_namespace_open(s->network_namespace_path);
+                if (c->join_netns_fd < 0)
+                        return c->join_netns_fd;
+        }
+        /* As nspawn: a forwarded port needs an address of the container's own on a link to us. */
+        if (s->n_ports > 0 && !s->network_veth && !s->network_bridge && !s->network_zone)
+                return log_error_errno(-EINVAL, "--port= needs a veth-type network "
+                                       "(--network-veth, --network-bridge= or --network-zone=).");
         if (s->boot) {
                 if (!image_is_os_tree(root_fd))
                         return log_error_errno(-ENOEXEC, "Directory %s does not look like an OS tree "
@@ -405,7 +441,8 @@ static int prepare(Container *c, const char *dir) {
  * payload runs before our GO, so attaching it while the container builds its mounts is early
  * enough. */
 static int attach_device_policy(Container *c) {
-        int r = device_policy_attach(c->cgroup.payload_fd, NULL, 0);
+        /* With the DeviceAllow= and Device= nodes of the settings (resources.c). */
+        int r = resources_attach_device_policy(c->settings, c->cgroup.payload_fd);
 
         if (r < 0)
                 return log_error_errno(r, "Failed to install the device policy: %m");
@@ -417,8 +454,8 @@ static int register_machine(Container *c) {
         const Settings *s = c->settings;
         RegistrationInfo info = {
                 .leader = c->pid,
-                .ifindices = &c->veth_ifindex,
-                .n_ifindices = c->veth ? 1 : 0,
+                .ifindices = c->links.ifindices,
+                .n_ifindices = c->links.n_ifindices,
                 /* Stopping the scope must power a booted machine off: the plain SIGTERM
                  * systemd would send means reboot to busybox init. */
                 .kill_signal = s->kill_signal ? s->kill_signal :
@@ -432,9 +469,13 @@ static int register_machine(Container *c) {
         for (unsigned attempt = 0;; attempt++) {
                 r = registration_register(c->registration, s, &info);
                 if (r != -EEXIST || !c->restarted || attempt >= 50)
-                        return r;
+                        break;
                 (void) usleep(100 * 1000);
         }
+        /* berthd watches the leader, not our connection, which is of no more use: dbus-daemon
+         * allows one user 256 connections, so keeping it would stop root at 256 machines. */
+        registration_disconnect(c->registration);
+        return r;
 }
 
 /* CreateMachine moved the container into berthd's scope: make our payload cgroup inside it,
@@ -480,7 +521,7 @@ static int start(Container *c, const char *dir) {
                         .init_kind = c->init_kind,
                         .userns_fd = -EBADF,
                         .uid_shift = c->uid_shift,
-                        .private_network = s->private_network || s->network_veth,
+                        .private_network = network_is_private(s) && c->join_netns_fd < 0,
                 },
                 .userns = userns,
                 .hostname = c->hostname,
@@ -511,14 +552,13 @@ static int start(Container *c, const char *dir) {
                 return r;
         pair[1] = safe_close(pair[1]);
 
-        /* berthd registers the host end with the machine (NetworkInterfaces), so it exists
-         * before registering; all it needs is the container's network namespace. */
-        if (s->network_veth) {
-                r = network_veth_create(s->machine, c->pid, &c->veth);
-                if (r < 0)
-                        return r;
-                c->veth_ifindex = r;
-        }
+        /* berthd registers the host ends with the machine (NetworkInterfaces), so they exist
+         * before registering; all they need is the container's network namespace. */
+        r = network_links_setup(&c->links, s, c->pid);
+        if (r < 0)
+                return r;
+        if (s->network_veth && c->links.host_links && !(c->veth = strdup(c->links.host_links[0])))
+                return log_oom();
 
         if (c->defer_cgroup)
                 r = register_and_move(c);
@@ -557,6 +597,26 @@ static int start(Container *c, const char *dir) {
                 r = sync_recv(c->sync_fd, SYNC_SETUP_DONE, &c->notify_fd);
         if (r < 0)
                 return r == -EPIPE ? -EIO : r;
+        /* Unregistered, the limits are ours to write; registered, berthd has them (register.c).
+         * Before the affinity below: moving into a v1 cpuset would reset it. */
+        if (!c->registration) {
+                r = resources_apply_own(s, &c->cgroup);
+                if (r < 0)
+                        return r;
+        }
+        /* Last before GO: in its final cgroup, where a cpuset no longer resets the affinity. */
+        r = exec_limits_apply(s, c->pid);
+        if (r < 0)
+                return r;
+        /* After every fork of ours (libnftables' socket must not leak into one), before the
+         * payload runs. */
+        if (s->n_ports > 0) {
+                /* Only a veth of the machine's own, never a shared bridge, gets route_localnet. */
+                r = port_forwarder_new(c->event, s, c->pid,
+                                       s->network_bridge || s->network_zone ? NULL : c->veth, &c->ports);
+                if (r < 0)
+                        return r;
+        }
         return sync_send(c->sync_fd, SYNC_GO, 0, -1);
 }
 
@@ -611,6 +671,8 @@ int container_run(const Settings *s, bool restarted, int *ret_status) {
                 .sync_fd = -EBADF,
                 .notify_fd = -EBADF,
                 .cgroup.payload_fd = -EBADF,
+                .links = NETWORK_LINKS_INIT,
+                .join_netns_fd = -EBADF,
         };
         sigset_t mask;
         int r;

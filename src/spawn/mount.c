@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mount.h"
 #include "resolve.h"
+#include "resources.h"
 #include "strv.h"
 
 #define STAGING_DIR RUNTIME_DIR "/staging"
@@ -421,6 +422,9 @@ static int setup_dev(const MountContext *c, int root_fd) {
                         break;
                 }
         }
+        /* Device=: the nodes asked for, beside the standard ones (resources.c). */
+        if (r >= 0)
+                r = resources_make_nodes(c->settings, dev_fd, c->uid_shift);
         if (c->idmap_root)
                 set_fsids(c->uid_shift);
         if (r < 0)

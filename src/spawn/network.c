@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The container's network over rtnetlink (libmnl): loopback in a private namespace, veth pairs. */
+/* The container's network over rtnetlink (libmnl): loopback in a private namespace, veth pairs,
+ * interface names and the checks of the network settings. */
 
 #include <errno.h>
 #include <net/if.h>
@@ -11,11 +12,16 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <libmnl/libmnl.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "macro.h"
 #include "name-util.h"
+#include "network-link.h"
+#include "network-rtnl.h"
 #include "network.h"
+#include "strv.h"
 
 #define VETH_HOST_PREFIX "ve-"
 #define VETH_CONTAINER_IFNAME "host0"
@@ -27,90 +33,9 @@
 #define SHORT_PREFIX_LEN 6
 #define SHORT_HASH_DIGITS 5
 
-/* Fixed sizes, not MNL_SOCKET_BUFFER_SIZE (a sysconf() VLA): network_loopback_up() runs in the
- * container child, possibly on a small clone() stack. Our requests are under 200 bytes; a reply
- * is an ACK, or an error that echoes the request. */
-#define REQUEST_SIZE 1024
-#define REPLY_SIZE 8192
-
-/* One rtnetlink socket and the sequence number of its last request: requests are strictly one
- * at a time, so the kernel's reply to the current one is the only thing we ever read. */
-typedef struct Rtnl {
-        struct mnl_socket *nl;
-        unsigned seq;
-} Rtnl;
-
-static void rtnl_done(Rtnl *rtnl) {
-        if (rtnl->nl)
-                mnl_socket_close(rtnl->nl);
-        rtnl->nl = NULL;
-}
-
-static int rtnl_open(Rtnl *ret) {
-        struct mnl_socket *nl;
-
-        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-        if (!nl)
-                return negative_errno();
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                int r = negative_errno();
-
-                mnl_socket_close(nl);
-                return r;
-        }
-        *ret = (Rtnl) { .nl = nl };
-        return 0;
-}
-
-/* Starts a link request in BUF (REQUEST_SIZE bytes); the caller appends attributes. */
-static struct nlmsghdr *rtnl_link_request(char *buf, uint16_t type, uint16_t flags, int ifindex,
-                                          unsigned ifi_flags, unsigned ifi_change) {
-        struct nlmsghdr *nlh;
-        struct ifinfomsg *ifi;
-
-        nlh = mnl_nlmsg_put_header(buf);
-        nlh->nlmsg_type = type;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-        ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-        ifi->ifi_family = AF_UNSPEC;
-        ifi->ifi_index = ifindex;
-        ifi->ifi_flags = ifi_flags;
-        ifi->ifi_change = ifi_change;
-        return nlh;
-}
-
-/* Sends NLH and waits for the kernel's acknowledgement: 0, or its verdict as a negative errno. */
-static int rtnl_call(Rtnl *rtnl, struct nlmsghdr *nlh) {
-        _Alignas(struct nlmsghdr) char buf[REPLY_SIZE];
-        unsigned portid = mnl_socket_get_portid(rtnl->nl);
-
-        nlh->nlmsg_seq = ++rtnl->seq;
-        if (mnl_socket_sendto(rtnl->nl, nlh, nlh->nlmsg_len) < 0)
-                return negative_errno();
-
-        for (;;) {
-                ssize_t n;
-                int r;
-
-                n = mnl_socket_recvfrom(rtnl->nl, buf, sizeof(buf));
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                /* With no callbacks, an error message sets errno and yields MNL_CB_ERROR, an ACK
-                 * (an error message carrying 0) yields MNL_CB_STOP. */
-                r = mnl_cb_run(buf, (size_t) n, rtnl->seq, portid, NULL, NULL);
-                if (r == MNL_CB_ERROR)
-                        return negative_errno();
-                if (r == MNL_CB_STOP)
-                        return 0;
-        }
-}
-
 int network_loopback_up(void) {
         _cleanup_(rtnl_done) Rtnl rtnl = {};
-        _Alignas(struct nlmsghdr) char buf[REQUEST_SIZE];
+        _Alignas(struct nlmsghdr) char buf[RTNL_REQUEST_SIZE];
         struct nlmsghdr *nlh;
         int r;
 
@@ -141,28 +66,128 @@ static uint32_t fnv1a32(const char *s) {
         return h;
 }
 
-int network_veth_host_name(const char *machine, char **ret) {
+bool network_ifname_is_valid(const char *name) {
+        size_t n;
+
+        if (!name)
+                return false;
+        n = strlen(name);
+        if (n == 0 || n >= IFNAMSIZ || streq(name, ".") || streq(name, ".."))
+                return false;
+        /* The kernel refuses '/', ':' and blanks; '%' would make it a pattern ("eth%d") that the
+         * kernel fills in, and anything beyond printable ASCII only confuses tools and logs. */
+        for (const char *c = name; *c; c++)
+                if (*c <= ' ' || *c >= 0x7f || *c == '/' || *c == ':' || *c == '%')
+                        return false;
+        return true;
+}
+
+int network_ifname_shorten(const char *prefix, const char *name, char **ret) {
         char *n;
         int k;
 
+        if (strlen(prefix) + strlen(name) < IFNAMSIZ)
+                k = asprintf(&n, "%s%s", prefix, name);
+        else
+                k = asprintf(&n, "%s%.*s-%0*x", prefix, SHORT_PREFIX_LEN, name, SHORT_HASH_DIGITS,
+                             fnv1a32(name) & ((1u << (4 * SHORT_HASH_DIGITS)) - 1));
+        if (k < 0)
+                return -ENOMEM;
+        if (!network_ifname_is_valid(n)) {
+                free(n);
+                return -EINVAL;
+        }
+        *ret = n;
+        return 0;
+}
+
+int network_veth_host_name(const char *machine, char **ret) {
         /* A valid machine name has only letters, digits, '-' and '.', so the result has no '/',
          * ':' or whitespace, and with its prefix it is never "." or "..". Dots are kept, not
          * replaced: nspawn keeps them too, so "ve-*" rules and scripts written for nspawn's
          * names see the same names from berth. */
         if (!machine_name_is_valid(machine))
                 return -EINVAL;
+        return network_ifname_shorten(VETH_HOST_PREFIX, machine, ret);
+}
 
-        if (strlen(VETH_HOST_PREFIX) + strlen(machine) < IFNAMSIZ)
-                k = asprintf(&n, VETH_HOST_PREFIX "%s", machine);
-        else
-                k = asprintf(&n, VETH_HOST_PREFIX "%.*s-%0*x", SHORT_PREFIX_LEN, machine,
-                             SHORT_HASH_DIGITS,
-                             fnv1a32(machine) & ((1u << (4 * SHORT_HASH_DIGITS)) - 1));
-        if (k < 0)
+int network_ifname_pair_parse(const char *spec, char **ret_first, char **ret_second) {
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        const char *colon;
+
+        if (!spec)
+                return -EINVAL;
+        colon = strchr(spec, ':');
+        a = colon ? strndup(spec, (size_t) (colon - spec)) : strdup(spec);
+        if (!a)
                 return -ENOMEM;
-
-        *ret = n;
+        if (colon) {
+                b = strdup(colon + 1);
+                if (!b)
+                        return -ENOMEM;
+        }
+        if (!network_ifname_is_valid(a) || (b && !network_ifname_is_valid(b)))
+                return -EINVAL;
+        *ret_first = TAKE_PTR(a);
+        *ret_second = TAKE_PTR(b);
         return 0;
+}
+
+bool network_is_private(const Settings *s) {
+        return s->private_network || s->network_veth || s->network_bridge || s->network_zone ||
+               s->network_interfaces || s->network_macvlan || s->network_ipvlan ||
+               s->network_veth_extra;
+}
+
+/* Every list entry is "IF[:NAME]" (or "HOST[:GUEST]") with valid names. */
+static int check_pairs(char **l, const char *option) {
+        STRV_FOREACH(e, l) {
+                _cleanup_free_ char *a = NULL, *b = NULL;
+                int r = network_ifname_pair_parse(*e, &a, &b);
+
+                if (r == -ENOMEM)
+                        return log_oom();
+                if (r < 0)
+                        return log_error_errno(r, "Invalid %s=%s: expected one or two interface names "
+                                               "(at most %d characters each, no '/', ':', '%%' or blanks).",
+                                               option, *e, IFNAMSIZ - 1);
+        }
+        return 0;
+}
+
+int network_settings_check(const Settings *s) {
+        int r;
+
+        /* nspawn's rule: a namespace that exists already is not ours to add links to. */
+        if (s->network_namespace_path &&
+            (s->network_veth || s->network_bridge || s->network_zone || s->network_interfaces ||
+             s->network_macvlan || s->network_ipvlan || s->network_veth_extra))
+                return log_error_errno(-EINVAL, "--network-namespace-path= cannot be combined with other "
+                                       "network options.");
+        if (s->network_bridge && s->network_zone)
+                return log_error_errno(-EINVAL, "--network-bridge= and --network-zone= may not be combined.");
+        if (s->network_veth_name && !network_ifname_is_valid(s->network_veth_name))
+                return log_error_errno(-EINVAL, "Invalid --network-veth= name '%s': at most %d characters, "
+                                       "no '/', ':', '%%' or blanks.", s->network_veth_name, IFNAMSIZ - 1);
+        if (s->network_bridge && !network_ifname_is_valid(s->network_bridge))
+                return log_error_errno(-EINVAL, "Invalid bridge name '%s'.", s->network_bridge);
+        if (s->network_zone) {
+                _cleanup_free_ char *z = NULL;
+
+                if (strlen(NETWORK_ZONE_PREFIX) + strlen(s->network_zone) >= IFNAMSIZ ||
+                    network_ifname_shorten(NETWORK_ZONE_PREFIX, s->network_zone, &z) < 0)
+                        return log_error_errno(-EINVAL, "Invalid zone name '%s': the bridge " NETWORK_ZONE_PREFIX
+                                               "%s must be a valid interface name of at most %d characters.",
+                                               s->network_zone, s->network_zone, IFNAMSIZ - 1);
+        }
+        r = check_pairs(s->network_interfaces, "--network-interface");
+        if (r >= 0)
+                r = check_pairs(s->network_macvlan, "--network-macvlan");
+        if (r >= 0)
+                r = check_pairs(s->network_ipvlan, "--network-ipvlan");
+        if (r >= 0)
+                r = check_pairs(s->network_veth_extra, "--network-veth-extra");
+        return r;
 }
 
 /* A veth whose peer sits in our own namespace would put "host0" on the host: a caller's bug
@@ -181,8 +206,8 @@ static int check_foreign_netns(pid_t pid) {
         return 0;
 }
 
-static int veth_add(Rtnl *rtnl, const char *host_ifname, pid_t pid) {
-        _Alignas(struct nlmsghdr) char buf[REQUEST_SIZE];
+int network_veth_add(Rtnl *rtnl, const VethRequest *v) {
+        _Alignas(struct nlmsghdr) char buf[RTNL_REQUEST_SIZE];
         struct nlattr *linkinfo, *data, *peer;
         struct ifinfomsg *peer_ifi;
         struct nlmsghdr *nlh;
@@ -190,7 +215,11 @@ static int veth_add(Rtnl *rtnl, const char *host_ifname, pid_t pid) {
         /* NLM_F_EXCL: an existing link of that name must fail, never be reconfigured. IFF_UP in
          * the request brings the host end up as it is created. */
         nlh = rtnl_link_request(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, 0, IFF_UP, IFF_UP);
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, host_ifname);
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, v->host_ifname);
+        /* Enslaved as it is created: the kernel undoes the whole link if that fails, and no
+         * moment exists in which the bridge's member is loose on the host. */
+        if (v->master > 0)
+                mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t) v->master);
 
         linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
         mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
@@ -200,10 +229,13 @@ static int veth_add(Rtnl *rtnl, const char *host_ifname, pid_t pid) {
          * put_extra_header appends zeroed, aligned bytes at the tail, inside the open nest. */
         peer_ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*peer_ifi));
         peer_ifi->ifi_family = AF_UNSPEC;
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, VETH_CONTAINER_IFNAME);
-        /* Created directly in the container's namespace: no rename, and "host0" never exists on
-         * the host, not even for a moment. */
-        mnl_attr_put_u32(nlh, IFLA_NET_NS_PID, (uint32_t) pid);
+        mnl_attr_put_strz(nlh, IFLA_IFNAME, v->peer_ifname);
+        /* Created directly in the container's namespace: no rename, and the guest's name never
+         * exists on the host, not even for a moment. */
+        if (v->netns_fd >= 0)
+                mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t) v->netns_fd);
+        else
+                mnl_attr_put_u32(nlh, IFLA_NET_NS_PID, (uint32_t) v->pid);
         mnl_attr_nest_end(nlh, peer);
         mnl_attr_nest_end(nlh, data);
         mnl_attr_nest_end(nlh, linkinfo);
@@ -211,17 +243,11 @@ static int veth_add(Rtnl *rtnl, const char *host_ifname, pid_t pid) {
         return rtnl_call(rtnl, nlh);
 }
 
-/* Gives a shortened host link its full name "ve-MACHINE" as an alternative name (Linux ≥ 5.5),
- * so `ip link show ve-MACHINE` finds it. Best effort: the link works without it. */
-static void veth_add_altname(Rtnl *rtnl, int ifindex, const char *machine) {
-        _Alignas(struct nlmsghdr) char buf[REQUEST_SIZE];
-        _cleanup_free_ char *alt = NULL;
+void network_link_add_altname(Rtnl *rtnl, int ifindex, const char *alt) {
+        _Alignas(struct nlmsghdr) char buf[RTNL_REQUEST_SIZE];
         struct nlmsghdr *nlh;
         struct nlattr *list;
         int r;
-
-        if (asprintf(&alt, VETH_HOST_PREFIX "%s", machine) < 0)
-                return;
 
         nlh = rtnl_link_request(buf, RTM_NEWLINKPROP, NLM_F_CREATE | NLM_F_EXCL | NLM_F_APPEND,
                                 ifindex, 0, 0);
@@ -233,15 +259,6 @@ static void veth_add_altname(Rtnl *rtnl, int ifindex, const char *machine) {
         if (r < 0)
                 log_debug_errno(r, "Failed to add alternative name %s to link %d, ignoring: %m",
                                 alt, ifindex);
-}
-
-static int veth_del(Rtnl *rtnl, const char *host_ifname) {
-        _Alignas(struct nlmsghdr) char buf[REQUEST_SIZE];
-        struct nlmsghdr *nlh;
-
-        nlh = rtnl_link_request(buf, RTM_DELLINK, 0, 0, 0, 0);
-        mnl_attr_put_strz(nlh, IFLA_IFNAME, host_ifname);
-        return rtnl_call(rtnl, nlh);
 }
 
 int network_veth_create(const char *machine, pid_t pid, char **ret_host_ifname) {
@@ -273,7 +290,12 @@ int network_veth_create(const char *machine, pid_t pid, char **ret_host_ifname) 
          * the namespace of its other end (the kernel deletes the pair when that namespace dies),
          * so a link of this name belongs to a container that is still running, or to a
          * namespace someone still holds. Removing it would cut that container off. */
-        r = veth_add(&rtnl, host, pid);
+        r = network_veth_add(&rtnl, &(VethRequest) {
+                .host_ifname = host,
+                .peer_ifname = VETH_CONTAINER_IFNAME,
+                .pid = pid,
+                .netns_fd = -EBADF,
+        });
         if (r == -EEXIST)
                 return log_error_errno(r, "Network interface %s already exists: is another container "
                                        "named '%s' running?", host, machine);
@@ -286,12 +308,16 @@ int network_veth_create(const char *machine, pid_t pid, char **ret_host_ifname) 
         ifindex = if_nametoindex(host);
         if (ifindex == 0) {
                 r = negative_errno();
-                (void) veth_del(&rtnl, host);
+                (void) rtnl_link_del(&rtnl, host);
                 return log_error_errno(r, "Failed to look up the index of %s: %m", host);
         }
 
-        if (strlen(VETH_HOST_PREFIX) + strlen(machine) >= IFNAMSIZ)
-                veth_add_altname(&rtnl, (int) ifindex, machine);
+        if (strlen(VETH_HOST_PREFIX) + strlen(machine) >= IFNAMSIZ) {
+                _cleanup_free_ char *alt = NULL;
+
+                if (asprintf(&alt, VETH_HOST_PREFIX "%s", machine) >= 0)
+                        network_link_add_altname(&rtnl, (int) ifindex, alt);
+        }
 
         log_debug("Created veth pair %s (index %u) / " VETH_CONTAINER_IFNAME " in the namespace of PID %d.",
                   host, ifindex, (int) pid);
@@ -311,7 +337,7 @@ int network_veth_remove(const char *host_ifname) {
         if (r < 0)
                 return log_error_errno(r, "Failed to open rtnetlink socket: %m");
 
-        r = veth_del(&rtnl, host_ifname);
+        r = rtnl_link_del(&rtnl, host_ifname);
         if (r == -ENODEV)
                 return 0;
         if (r < 0)

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The container's network: loopback in a private namespace, and veth pairs, over rtnetlink
- * (libmnl). */
+/* The container's network: loopback in a private namespace, veth pairs, interface names, and
+ * the checks of the network settings, over rtnetlink (libmnl). The links of a running container
+ * (bridges, zones, moved interfaces, macvlans) are network-link.h's. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
+
+#include "settings.h"
 
 /* network_loopback_up(), network_veth_create() and network_veth_remove() log their failures
  * themselves (with the interface names, which only they know) and return the negative errno:
@@ -38,3 +42,24 @@ int network_veth_remove(const char *host_ifname);
  * that two long names with a common prefix still differ. -EINVAL if MACHINE is not a valid
  * machine name. */
 int network_veth_host_name(const char *machine, char **ret);
+
+/* The kernel's rules for an interface name (1..15 bytes, not "." or "..", no '/', ':' or
+ * whitespace), and no '%' (a pattern the kernel would fill in) or non-ASCII bytes. */
+bool network_ifname_is_valid(const char *name);
+
+/* PREFIX + NAME when that fits in 15 characters, else PREFIX + the first 6 characters of NAME +
+ * "-" + 5 hex digits of its FNV-1a-32 hash (network_veth_host_name()'s rule, for any 3-character
+ * prefix: "vb-", "mv-", "iv-"). -EINVAL if the result is not a valid interface name. */
+int network_ifname_shorten(const char *prefix, const char *name, char **ret);
+
+/* Splits "A" or "A:B" (--network-interface=IF[:NAME], --network-veth-extra=HOST[:GUEST]) into
+ * two valid interface names; *RET_SECOND is NULL without ":B". -EINVAL on a bad name. */
+int network_ifname_pair_parse(const char *spec, char **ret_first, char **ret_second);
+
+/* Whether the container's network namespace is its own: it then keeps CAP_NET_ADMIN. It is
+ * created at clone time unless --network-namespace-path= names one to join. */
+bool network_is_private(const Settings *s);
+
+/* The combinations and names nspawn refuses, refused the same way, before anything is set up.
+ * Logs. */
+int network_settings_check(const Settings *s);

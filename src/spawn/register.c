@@ -8,6 +8,7 @@
 #include "log.h"
 #include "parse-util.h"
 #include "register.h"
+#include "resources.h"
 #include "strv.h"
 
 #define BERTHD_SERVICE "org.berth.machine1"
@@ -80,6 +81,17 @@ Registration *registration_free(Registration *r) {
                 dlclose(r->api.dl);
         free(r);
         return NULL;
+}
+
+void registration_disconnect(Registration *r) {
+        if (!r)
+                return;
+        if (r->bus)
+                r->bus = r->api.flush_close_unref(r->bus);
+        /* Nor is the library: unmapped, it leaves the supervisor's RSS for good. */
+        if (r->api.dl)
+                dlclose(r->api.dl);
+        r->api.dl = NULL;
 }
 
 /* Errors that mean "nobody serves org.berth.machine1 here", as opposed to berthd saying no. */
@@ -258,6 +270,86 @@ done:
         return 0;
 }
 
+/* One property of L as systemd's (sv): t, ay (AllowedCPUs), a(st) or a(ss). */
+static int append_limit(const BusApi *a, sd_bus_message *m, const ResourceLimits *l, ResourceProperty p) {
+        const char *name = resource_property_to_string(p);
+        unsigned i = resource_io_index(p);
+        int r;
+
+        if (p != RESOURCE_ALLOWED_CPUS && !resource_property_is_io_list(p) && p != RESOURCE_DEVICE_ALLOW)
+                return a->append(m, "(sv)", name, "t", l->value[p]);
+        r = a->open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = a->append(m, "s", name);
+        if (r < 0)
+                return r;
+        if (p == RESOURCE_ALLOWED_CPUS) {
+                r = a->open_container(m, 'v', "ay");
+                if (r >= 0)
+                        r = a->append_array(m, 'y', l->cpus, l->n_cpus);
+        } else {
+                const char *sig = p == RESOURCE_DEVICE_ALLOW ? "a(ss)" : "a(st)";
+                size_t n = p == RESOURCE_DEVICE_ALLOW ? l->n_devices : l->n_io[i];
+
+                r = a->open_container(m, 'v', sig);
+                if (r >= 0)
+                        r = a->open_container(m, 'a', sig + 1);
+                for (size_t k = 0; k < n && r >= 0; k++)
+                        r = p == RESOURCE_DEVICE_ALLOW ?
+                                a->append(m, "(ss)", l->devices[k].path, l->devices[k].access) :
+                                a->append(m, "(st)", l->io[i][k].path, l->io[i][k].bytes);
+                if (r >= 0)
+                        r = a->close_container(m);
+        }
+        if (r >= 0)
+                r = a->close_container(m);
+        if (r >= 0)
+                r = a->close_container(m);
+        return r;
+}
+
+/* The start set goes to berthd as a runtime SetMachineProperties, whatever its backend: it puts
+ * them on the scope through systemd, or writes them to the machine's cgroups itself. The
+ * payload has not run yet, so it never runs unlimited. DeviceAllow stays out: the device policy
+ * of our own holds it, and a cgroup2-only host without systemd has nowhere else to put it. */
+static int send_limits(Registration *reg, const Settings *s) {
+        _cleanup_(resource_limits_done) ResourceLimits l = {};
+        const BusApi *a = &reg->api;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = resources_from_settings(s, &l);
+        if (r < 0)
+                return r;
+        l.set &= ~(1u << RESOURCE_DEVICE_ALLOW);
+        if (l.set == 0)
+                return 0;
+        r = a->new_method_call(reg->bus, &m, BERTHD_SERVICE, BERTHD_PATH, BERTHD_MANAGER, "SetMachineProperties");
+        if (r >= 0)
+                r = a->append(m, "sb", s->machine, 1);
+        if (r >= 0)
+                r = a->open_container(m, 'a', "(sv)");
+        for (int p = 0; p < _RESOURCE_MAX && r >= 0; p++)
+                if (resource_limits_has(&l, p))
+                        r = append_limit(a, m, &l, p);
+        if (r >= 0)
+                r = a->close_container(m);
+        if (r < 0) {
+                a->message_unref(m);
+                return log_error_errno(r, "Failed to build the resource limits of %s: %m", s->machine);
+        }
+        r = a->call(reg->bus, m, 0, &error, &reply);
+        a->message_unref(m);
+        a->message_unref(reply);
+        if (r < 0) {
+                log_error("Failed to apply the resource limits of %s, refusing to start it without them: %s",
+                          s->machine, error.message ?: strerror(-r));
+                a->error_free(&error);
+        }
+        return r;
+}
+
 int registration_register(Registration *reg, const Settings *s, const RegistrationInfo *info) {
         const BusApi *a = &reg->api;
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -271,7 +363,7 @@ int registration_register(Registration *reg, const Settings *s, const Registrati
         a->message_unref(m);
         a->message_unref(reply);
         if (r >= 0)
-                return 0;
+                return send_limits(reg, s);
 
         if (a->error_has_name(&error, "org.berth.machine1.MachineExists"))
                 r = -EEXIST;

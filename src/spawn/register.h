@@ -35,6 +35,9 @@ typedef struct RegistrationInfo {
 int registration_register(Registration *r, const Settings *s, const RegistrationInfo *info);
 
 Registration *registration_free(Registration *r);
+/* Closes the bus connection and unloads libsystemd, which registration no longer needs; R
+ * stays valid for registration_free() only. */
+void registration_disconnect(Registration *r);
 static inline void registration_freep(Registration **r) {
         if (*r)
                 registration_free(*r);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,7 +14,10 @@
 #include "caps.h"
 #include "log.h"
 #include "name-util.h"
+#include "network.h"
 #include "parse-util.h"
+#include "resources.h"
+#include "port-forward.h"
 #include "settings-file.h"
 #include "strv.h"
 
@@ -55,6 +59,10 @@ typedef enum Field {
         FIELD_OWNERSHIP = 1U << 20,
         FIELD_PRIVATE_NETWORK = 1U << 21,
         FIELD_VETH = 1U << 22,
+        FIELD_NETWORK_LINKS = 1U << 28, /* Bridge=, Zone=, Interface=, …: high, clear of others' bits */
+        FIELD_PORTS = 1U << 30, /* high: clear of the bits others add meanwhile */
+        FIELD_START_ORDER = 1U << 23,
+        FIELD_START_DELAY = 1U << 24,
 } Field;
 
 /* Whether a key may be honoured in an untrusted file (one lying beside the image). */
@@ -407,7 +415,180 @@ static int parse_veth(const SettingsKey *k, Settings *t, const char *v) {
         return b;
 }
 
+/* A plain integer, sign allowed: LXC's lxc.start.order is one, and a negative order is an easy
+ * way to put a machine before every other. Empty takes the machine out of any order. */
+static int parse_start_order(const SettingsKey *k, Settings *t, const char *v) {
+        unsigned u;
+        int r;
+
+        if (isempty(v)) {
+                t->start_order_set = false;
+                t->start_order = 0;
+                return 0;
+        }
+        r = parse_small_uint(v[0] == '-' ? v + 1 : v, INT_MAX, &u);
+        if (r < 0)
+                return r;
+        t->start_order = v[0] == '-' ? -(int) u : (int) u;
+        t->start_order_set = true;
+        return 0;
+}
+
+/* Whole seconds, as LXC's lxc.start.delay; an hour at most, since every later machine of the
+ * host waits for it. */
+static int parse_start_delay(const SettingsKey *k, Settings *t, const char *v) {
+        unsigned u = 0;
+        int r;
+
+        if (!isempty(v)) {
+                r = parse_small_uint(v, SETTINGS_START_DELAY_MAX, &u);
+                if (r < 0)
+                        return r;
+        }
+        t->start_delay = u;
+        return 0;
+}
+
+/* LimitNOFILE= and the others, K->arg the resource: what the container could not give itself
+ * (a limit above the kernel's default) only from a trusted file. Empty: the default again. */
+static int parse_rlimit(const SettingsKey *k, Settings *t, const char *v) {
+        int r;
+
+        if (isempty(v)) {
+                t->rlimits_set &= ~(1U << k->arg);
+                return 0;
+        }
+        r = rlimit_parse(k->arg, v, &t->rlimits[k->arg]);
+        if (r < 0)
+                return r;
+        t->rlimits_set |= 1U << k->arg;
+        return rlimit_widens(k->arg, &t->rlimits[k->arg]);
+}
+
+/* A negative value shields the container from the OOM killer at the host's expense. */
+static int parse_oom_score(const SettingsKey *k, Settings *t, const char *v) {
+        int r;
+
+        if (isempty(v)) {
+                t->oom_score_adjust_set = false;
+                t->oom_score_adjust = 0;
+                return 0;
+        }
+        r = parse_oom_score_adjust(v, &t->oom_score_adjust);
+        if (r < 0)
+                return r;
+        t->oom_score_adjust_set = true;
+        return t->oom_score_adjust < 0;
+}
+
+static int parse_cpu_affinity(const SettingsKey *k, Settings *t, const char *v) {
+        if (isempty(v)) {
+                t->cpu_affinity = (CpuAffinity) {};
+                return 0;
+        }
+        return cpu_affinity_parse(v, &t->cpu_affinity);
+}
+
+/* The exec limits are merged by what the file's values mark as set, not by Field bits: what the
+ * command line did not set is still the default in S, so a file's reset needs no copying. */
+static void exec_limits_merge(Settings *s, const Settings *t) {
+        for (int i = 0; i < RLIMIT_NLIMITS; i++)
+                if (t->rlimits_set & (1U << i)) {
+                        s->rlimits[i] = t->rlimits[i];
+                        s->rlimits_set |= 1U << i;
+                }
+        if (t->oom_score_adjust_set) {
+                s->oom_score_adjust = t->oom_score_adjust;
+                s->oom_score_adjust_set = true;
+        }
+        if (!cpu_affinity_is_empty(&t->cpu_affinity))
+                s->cpu_affinity = t->cpu_affinity;
+}
+
+/* Port=: repeatable, as nspawn's; empty drops the ports listed before. Each reaches the host's
+ * firewall, so only a trusted file may forward any. */
+static int parse_port(const SettingsKey *k, Settings *t, const char *v) {
+        int r;
+
+        if (isempty(v)) {
+                free(t->ports);
+                t->ports = NULL;
+                t->n_ports = 0;
+                return 0;
+        }
+        r = settings_add_port(t, v);
+        return r == -EEXIST ? -EINVAL : r;
+}
+
+/* Bridge= and Zone=: one name (empty resets); like their options, a veth and a private
+ * network. A zone's bridge is "vz-ZONE", which must be a valid interface name. */
+static int parse_network_name(const SettingsKey *k, Settings *t, const char *v) {
+        if (!isempty(v) && (!network_ifname_is_valid(v) ||
+                            (streq(k->name, "Zone") && strlen(v) + 3 >= IFNAMSIZ)))
+                return -EINVAL;
+        if (set_string(FIELD(t, k, char *), v) < 0)
+                return -ENOMEM;
+        if (isempty(v))
+                return 0;
+        t->network_veth = true;
+        t->private_network = true;
+        return 1;
+}
+
+/* Interface=, MACVLAN=, IPVLAN=, VirtualEthernetExtra=: words "A[:B]" of interface names,
+ * added to the list; empty resets it. Each reaches the host's links. */
+static int parse_network_list(const SettingsKey *k, Settings *t, const char *v) {
+        _cleanup_strv_free_ char **words = NULL;
+        char ***list = FIELD(t, k, char **);
+        int r;
+
+        r = split_words(v, &words);
+        if (r < 0)
+                return r;
+        if (!words) {
+                *list = strv_free(*list);
+                return 0;
+        }
+        STRV_FOREACH(w, words) {
+                _cleanup_free_ char *a = NULL, *b = NULL;
+
+                r = network_ifname_pair_parse(*w, &a, &b);
+                if (r < 0)
+                        return r;
+        }
+        STRV_FOREACH(w, words) {
+                r = strv_extend(list, *w);
+                if (r < 0)
+                        return r;
+        }
+        t->private_network = true;
+        return 1;
+}
+
+static int parse_namespace_path(const SettingsKey *k, Settings *t, const char *v) {
+        if (!isempty(v) && (v[0] != '/' || strlen(v) >= PATH_MAX))
+                return -EINVAL;
+        if (set_string(&t->network_namespace_path, v) < 0)
+                return -ENOMEM;
+        return !isempty(v);
+}
+
+/* [Resources]: the key is the property's name (resources.c checks the value). */
+static int parse_resource(const SettingsKey *k, Settings *t, const char *v) {
+        return resources_settings_add(t, k->name, v);
+}
+
+/* Device=PATH[:rwm]: a node made inside and allowed; empty resets the list. */
+static int parse_device(const SettingsKey *k, Settings *t, const char *v) {
+        return resources_settings_add_device(t, v);
+}
+
 #define OFF(f) offsetof(Settings, f)
+
+#define LIMIT_KEY(n)                                                                      \
+        { "Exec", "Limit" #n, parse_rlimit, 0, RLIMIT_##n, PRIVILEGE_VALUE,                  \
+          (uint64_t) SETTING_RLIMIT_FIRST << RLIMIT_##n, 0,                                  \
+          "SOFT[:HARD], each a number or \"infinity\", SOFT not above HARD" }
 
 /* What runs is one decision, as in nspawn: a command or --boot on the command line also keeps
  * the file's Boot=, AsPid1= and Parameters= away, or `berth-spawn -M foo /bin/true` would boot
@@ -417,6 +598,15 @@ static int parse_veth(const SettingsKey *k, Settings *t, const char *v) {
 static const SettingsKey settings_keys[] = {
         /* section, key, parser, field offset, parser argument, privilege,
          *   command-line bit, fields, what a value looks like */
+        LIMIT_KEY(CPU), LIMIT_KEY(FSIZE), LIMIT_KEY(DATA), LIMIT_KEY(STACK), LIMIT_KEY(CORE),
+        LIMIT_KEY(RSS), LIMIT_KEY(NPROC), LIMIT_KEY(NOFILE), LIMIT_KEY(MEMLOCK), LIMIT_KEY(AS),
+        LIMIT_KEY(LOCKS), LIMIT_KEY(SIGPENDING), LIMIT_KEY(MSGQUEUE), LIMIT_KEY(NICE),
+        LIMIT_KEY(RTPRIO), LIMIT_KEY(RTTIME),
+        { "Exec", "OOMScoreAdjust", parse_oom_score, 0, 0, PRIVILEGE_VALUE,
+          SETTING_OOM_SCORE_ADJUST, 0, "an integer in -1000…1000" },
+        /* Never privileged, unlike nspawn's: the payload may pin itself to fewer CPUs anyway. */
+        { "Exec", "CPUAffinity", parse_cpu_affinity, 0, 0, PRIVILEGE_NEVER,
+          SETTING_CPU_AFFINITY, 0, "CPU numbers and ranges (\"0-1,3\")" },
         { "Exec", "Boot", parse_bool, OFF(boot), -1, PRIVILEGE_NEVER,
           SETTING_START, FIELD_BOOT, "a boolean" },
         { "Exec", "AsPid1", parse_bool, OFF(as_pid1), -1, PRIVILEGE_NEVER,
@@ -478,15 +668,55 @@ static const SettingsKey settings_keys[] = {
           SETTING_NETWORK, FIELD_PRIVATE_NETWORK, "a boolean" },
         { "Network", "VirtualEthernet", parse_veth, 0, 0, PRIVILEGE_VALUE,
           SETTING_NETWORK, FIELD_VETH | FIELD_PRIVATE_NETWORK, "a boolean" },
+        { "Network", "Bridge", parse_network_name, OFF(network_bridge), 0, PRIVILEGE_VALUE,
+          SETTING_NETWORK, FIELD_NETWORK_LINKS | FIELD_VETH | FIELD_PRIVATE_NETWORK, "an interface name" },
+        { "Network", "Zone", parse_network_name, OFF(network_zone), 0, PRIVILEGE_VALUE,
+          SETTING_NETWORK, FIELD_NETWORK_LINKS | FIELD_VETH | FIELD_PRIVATE_NETWORK,
+          "a zone name of at most 12 characters, valid in an interface name" },
+        { "Network", "Interface", parse_network_list, OFF(network_interfaces), 0, PRIVILEGE_VALUE,
+          SETTING_NETWORK, FIELD_NETWORK_LINKS | FIELD_PRIVATE_NETWORK, "interface names IF[:NAME]" },
+        { "Network", "MACVLAN", parse_network_list, OFF(network_macvlan), 0, PRIVILEGE_VALUE,
+          SETTING_NETWORK, FIELD_NETWORK_LINKS | FIELD_PRIVATE_NETWORK, "interface names IF[:NAME]" },
+        { "Network", "IPVLAN", parse_network_list, OFF(network_ipvlan), 0, PRIVILEGE_VALUE,
+          SETTING_NETWORK, FIELD_NETWORK_LINKS | FIELD_PRIVATE_NETWORK, "interface names IF[:NAME]" },
+        { "Network", "VirtualEthernetExtra", parse_network_list, OFF(network_veth_extra), 0, PRIVILEGE_VALUE,
+          SETTING_NETWORK, FIELD_NETWORK_LINKS | FIELD_PRIVATE_NETWORK, "interface names HOST[:GUEST]" },
+        { "Network", "NamespacePath", parse_namespace_path, 0, 0, PRIVILEGE_VALUE,
+          SETTING_NETWORK, FIELD_NETWORK_LINKS, "an absolute path" },
+        { "Network", "Port", parse_port, 0, 0, PRIVILEGE_ALWAYS,
+          SETTING_PORTS, FIELD_PORTS, "[tcp|udp:]HOST[:CONTAINER] with ports 1…65535, each HOST once" },
+        /* The host's boot order is the host administrator's: an image's own file must not put
+         * itself first or hold every later machine back. No command-line option sets these. */
+        { "Start", "Order", parse_start_order, 0, 0, PRIVILEGE_ALWAYS,
+          0, FIELD_START_ORDER, "an integer (lower starts first), or empty" },
+        { "Start", "Delay", parse_start_delay, 0, 0, PRIVILEGE_ALWAYS,
+          0, FIELD_START_DELAY, "whole seconds, at most 3600" },
+        /* Resource limits, systemd's names: what only takes from the container is fine in any
+         * file; weights above the default and devices only in a trusted one. */
+#define RESOURCE_KEY(name, privilege, what) \
+        { "Resources", name, parse_resource, 0, 0, privilege, 0, 0, what }
+        RESOURCE_KEY("MemoryMax", PRIVILEGE_NEVER, "a size in bytes (K, M, G, …) or \"infinity\""),
+        RESOURCE_KEY("MemoryHigh", PRIVILEGE_NEVER, "a size in bytes (K, M, G, …) or \"infinity\""),
+        RESOURCE_KEY("MemorySwapMax", PRIVILEGE_NEVER, "a size in bytes (K, M, G, …) or \"infinity\""),
+        RESOURCE_KEY("CPUQuota", PRIVILEGE_NEVER, "a percentage of one CPU, e.g. 150%"),
+        RESOURCE_KEY("CPUWeight", PRIVILEGE_VALUE, "a weight in 1…10000"),
+        RESOURCE_KEY("AllowedCPUs", PRIVILEGE_NEVER, "CPU numbers and ranges, e.g. 0-1,3"),
+        RESOURCE_KEY("TasksMax", PRIVILEGE_NEVER, "a number of tasks or \"infinity\""),
+        RESOURCE_KEY("IOWeight", PRIVILEGE_VALUE, "a weight in 1…10000"),
+        RESOURCE_KEY("IOReadBandwidthMax", PRIVILEGE_NEVER, "PATH BYTES-PER-SECOND (K, M, G, …)"),
+        RESOURCE_KEY("IOWriteBandwidthMax", PRIVILEGE_NEVER, "PATH BYTES-PER-SECOND (K, M, G, …)"),
+        RESOURCE_KEY("DeviceAllow", PRIVILEGE_ALWAYS, "a device node below /dev and optionally r, w, m"),
+#undef RESOURCE_KEY
+        { "Resources", "Device", parse_device, 0, 0, PRIVILEGE_ALWAYS, 0, 0, "PATH[:rwm], a device node below /dev" },
+        { "Files", "Device", parse_device, 0, 0, PRIVILEGE_ALWAYS, 0, 0, "PATH[:rwm], a device node below /dev" },
 };
 
 /* nspawn keys berth does not implement: named as such in the warning, so a user moving an
  * .nspawn file over learns that the setting is dropped rather than misspelt. */
 static const char *const nspawn_only_keys[] = {
-        "ProcessTwo", "PivotRoot", "AmbientCapability", "Personality", "OOMScoreAdjust", "CPUAffinity",
+        "ProcessTwo", "PivotRoot", "AmbientCapability", "Personality",
         "ResolvConf", "Timezone", "LinkJournal", "SuppressSync", "BindUser", "BindUserShell",
-        "Inaccessible", "PrivateUsersChown", "PrivateUsersDelegate", "Interface", "MACVLAN", "IPVLAN",
-        "VirtualEthernetExtra", "Bridge", "Zone", "Port", "NamespacePath",
+        "Inaccessible", "PrivateUsersChown", "PrivateUsersDelegate",
 };
 
 static const SettingsKey *settings_key_find(const char *section, const char *name) {
@@ -499,10 +729,11 @@ static const SettingsKey *settings_key_find(const char *section, const char *nam
 static void warn_unknown(const ParseState *p, const char *section, const char *name) {
         if (isempty(section))
                 log_warning("%s:%u: %s= outside of any section, ignoring.", p->path, p->line, name);
-        else if (!streq(section, "Exec") && !streq(section, "Files") && !streq(section, "Network"))
+        else if (!streq(section, "Exec") && !streq(section, "Files") && !streq(section, "Network") &&
+                 !streq(section, "Start") && !streq(section, "Resources"))
                 log_warning("%s:%u: Unknown section [%s], ignoring %s=.", p->path, p->line, section, name);
         else if (startswith(name, "Limit"))
-                log_warning("%s:%u: %s= is a systemd-nspawn setting berth does not support, ignoring.",
+                log_warning("%s:%u: %s= names no resource limit (LimitNOFILE=, LimitNPROC=, …), ignoring.",
                             p->path, p->line, name);
         else {
                 for (size_t i = 0; i < ELEMENTSOF(nspawn_only_keys); i++)
@@ -651,6 +882,7 @@ static int settings_handler(void *userdata, const char *section, const char *nam
  * all. Lists replace S's: S holds only defaults where the command line did not speak, and the
  * command line's lists are masked. What S had ends up in T, for the caller to free. */
 static void settings_merge(Settings *s, Settings *t, Field fields) {
+        exec_limits_merge(s, t);
         if (fields & FIELD_BOOT)
                 SWAP(s->boot, t->boot);
         if (fields & FIELD_AS_PID1)
@@ -706,6 +938,27 @@ static void settings_merge(Settings *s, Settings *t, Field fields) {
                 SWAP(s->private_network, t->private_network);
         if (fields & FIELD_VETH)
                 SWAP(s->network_veth, t->network_veth);
+        /* All or none of these: the command line's SETTING_NETWORK masks them all together, so
+         * S holds only defaults in each whenever the file set any. */
+        if (fields & FIELD_NETWORK_LINKS) {
+                SWAP(s->network_bridge, t->network_bridge);
+                SWAP(s->network_zone, t->network_zone);
+                SWAP(s->network_interfaces, t->network_interfaces);
+                SWAP(s->network_macvlan, t->network_macvlan);
+                SWAP(s->network_ipvlan, t->network_ipvlan);
+                SWAP(s->network_veth_extra, t->network_veth_extra);
+                SWAP(s->network_namespace_path, t->network_namespace_path);
+        }
+        if (fields & FIELD_PORTS) {
+                SWAP(s->ports, t->ports);
+                SWAP(s->n_ports, t->n_ports);
+        }
+        if (fields & FIELD_START_ORDER) {
+                SWAP(s->start_order_set, t->start_order_set);
+                SWAP(s->start_order, t->start_order);
+        }
+        if (fields & FIELD_START_DELAY)
+                SWAP(s->start_delay, t->start_delay);
 }
 
 /* Reads PATH whole, bounded, and only if it is a regular file. It is opened O_PATH first and
@@ -794,6 +1047,7 @@ int settings_load_file(Settings *s, const char *path, bool trusted) {
                 r = log_oom();
         else {
                 settings_merge(s, &p.scratch, p.fields);
+                resources_settings_merge(s, &p.scratch);
                 log_debug("Applied %s settings file %s.", trusted ? "trusted" : "untrusted", path);
         }
 

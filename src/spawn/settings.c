@@ -98,6 +98,18 @@ void settings_done(Settings *s) {
         strv_free(s->syscall_deny);
         free(s->slice);
         strv_free(s->properties);
+        strv_free(s->resources);
+        strv_free(s->resource_args);
+        strv_free(s->devices);
+        free(s->ports);
+        free(s->network_veth_name);
+        free(s->network_bridge);
+        free(s->network_zone);
+        strv_free(s->network_interfaces);
+        strv_free(s->network_macvlan);
+        strv_free(s->network_ipvlan);
+        strv_free(s->network_veth_extra);
+        free(s->network_namespace_path);
         *s = (Settings) {};
 }
 

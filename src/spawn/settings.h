@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "exec-limits-util.h"
 #include "macro.h"
 
 typedef enum ConsoleMode {
@@ -63,6 +64,16 @@ typedef struct CustomMount {
         char *upper;        /* overlay: upper dir (NULL for overlay-ro) */
 } CustomMount;
 
+/* -p/--port: HOST_PORT on the host's addresses reaches CONTAINER_PORT of the container. */
+typedef struct PortForward {
+        int protocol;              /* IPPROTO_TCP or IPPROTO_UDP */
+        uint16_t host_port;
+        uint16_t container_port;
+} PortForward;
+
+/* [Start] Delay= at most: every later machine of the host waits for it. */
+#define SETTINGS_START_DELAY_MAX 3600U
+
 /* Which Settings fields came from the command line. A settings file never overrides them. */
 typedef enum SettingsMask {
         SETTING_BOOT = 1ULL << 0,
@@ -89,6 +100,12 @@ typedef enum SettingsMask {
         SETTING_CONSOLE = 1ULL << 21,
         SETTING_REBOOT_SIGNAL = 1ULL << 22,
         SETTING_POWEROFF_SIGNAL = 1ULL << 23,
+        /* Exec limits (exec-limits.c): one bit per RLIMIT_*, so --rlimit=NOFILE=… masks only
+         * the file's LimitNOFILE=. High bits, clear of the ones other settings take. */
+        SETTING_OOM_SCORE_ADJUST = 1ULL << 46,
+        SETTING_CPU_AFFINITY = 1ULL << 47,
+        SETTING_RLIMIT_FIRST = 1ULL << 48, /* … 1ULL << 63, RLIMIT_NLIMITS (16) bits */
+        SETTING_PORTS = 1ULL << 40,  /* high bit: clear of the bits others add meanwhile */
 } SettingsMask;
 
 typedef struct Settings {
@@ -125,6 +142,16 @@ typedef struct Settings {
         /* Network */
         bool private_network;
         bool network_veth;
+        PortForward *ports;      /* -p: needs a veth-type network */
+        size_t n_ports;
+        char *network_veth_name;      /* --network-veth=NAME: the host end's name (default ve-/vb-MACHINE) */
+        char *network_bridge;         /* the veth's host end vb-MACHINE joins this existing bridge */
+        char *network_zone;           /* … or the bridge vz-ZONE, made with its first member */
+        char **network_interfaces;    /* "IF[:NAME]": host links moved in for the run */
+        char **network_macvlan;       /* "IF[:NAME]": a macvlan on host link IF, inside (mv-IF) */
+        char **network_ipvlan;        /* "IF[:NAME]": an ipvlan on host link IF, inside (iv-IF) */
+        char **network_veth_extra;    /* "HOST[:GUEST]": more veth pairs */
+        char *network_namespace_path; /* join this network namespace instead of making one */
 
         /* Security */
         uint64_t capability_add;   /* on top of the default bounding set */
@@ -143,6 +170,26 @@ typedef struct Settings {
         bool register_machine;
         char *slice;               /* --slice: the scope's slice (CreateMachine) */
         char **properties;         /* --property=NAME=VALUE for the scope (CreateMachine) */
+
+        /* Boot at startup ([Start], trusted files only): read by berth-order-generator, which
+         * orders the enabled machines' units; berth-spawn itself only validates them. */
+        bool start_order_set;      /* Order= given: without it the machine is in no order */
+        int start_order;           /* lower starts first, as LXC's lxc.start.order */
+        unsigned start_delay;      /* seconds to wait after this machine is up before the next order */
+
+        /* Exec limits (exec-limits.c), applied to PID 1 before it runs init or berth-init */
+        struct rlimit rlimits[RLIMIT_NLIMITS];
+        uint32_t rlimits_set;      /* bit per RLIMIT_*: given; others get the kernel's defaults */
+        int oom_score_adjust;
+        bool oom_score_adjust_set;
+        CpuAffinity cpu_affinity;  /* all clear: unset */
+
+        /* Resource limits (resources.c): merged at start as the file's, overridden per
+         * property by --property=, overridden by what set-property saved */
+        char **resources;          /* [Resources] of the settings file: "Name=VALUE", systemd's names */
+        char **resource_args;      /* --property= assignments of resource limits */
+        char **devices;            /* --device= / Device=: "PATH:rwm", bound in and allowed */
+        bool devices_cmdline;      /* --device= given: the file's Device= is ignored */
 
         /* Bookkeeping */
         uint64_t set_mask;         /* SettingsMask bits set on the command line */

@@ -167,7 +167,7 @@ check_eq "$(error_of setp "$P-none" false "@a(sv) [('TasksMax', <uint64 5>)]")" 
 # A property the host cannot apply refuses the whole call.
 if [ $UNIFIED = 0 ] && ! ls /sys/fs/cgroup/blkio/ | grep -q 'weight$'; then
 	check_eq "$(error_of setp "$P-c" false "@a(sv) [('TasksMax', <uint64 7>), ('IOWeight', <uint64 50>)]")" \
-		org.freedesktop.DBus.Error.NotSupported "IOWeight without a blkio weight file is NotSupported"
+		org.berth.machine1.NoController "IOWeight without a blkio weight file is NoController"
 	check_eq "$(cat "$PID/$PIDSF")" "$pids_before" "and TasksMax of the same call was not applied"
 else
 	check_eq "$(setp "$P-c" true "@a(sv) [('IOWeight', <uint64 50>)]")" "()" "IOWeight"

@@ -35,6 +35,7 @@ for k in ("prefix", "bindir", "libexecdir", "mandir", "datadir"):
     print("%s=%s" % (k, v))')"
 pc() { pkg-config --variable="$2" "$1" 2>/dev/null | grep . || echo "$3"; }
 unitdir=$(pc systemd systemdsystemunitdir /lib/systemd/system)
+generatordir=$(pc systemd systemdsystemgeneratordir /lib/systemd/system-generators)
 tmpfilesdir=$(pc systemd tmpfilesdir /usr/lib/tmpfiles.d)
 dbusdir=$(pc dbus-1 datadir /usr/share)/dbus-1
 polkitdir=$(pc polkit-gobject-1 policydir /usr/share/polkit-1/actions)
@@ -47,6 +48,7 @@ expected=(
 	"$libexecdir/berthd"
 	"$unitdir/berthd.service"
 	"$unitdir/berth-spawn@.service"
+	"$generatordir/berth-order-generator"
 	"$dbusdir/system.d/org.berth.machine1.conf"
 	"$dbusdir/system-services/org.berth.machine1.service"
 	"$dbusdir/interfaces/org.berth.machine1.Manager.xml"
@@ -60,6 +62,7 @@ expected=(
 	"$mandir/man8/berthd.8"
 	"$mandir/man5/org.berth.machine1.5"
 	"$mandir/man5/berth.berth.5"
+	"$mandir/man8/berth-order-generator.8"
 	"$completiondir/berthctl"
 )
 tap_plan $((${#expected[@]} + 14))

@@ -108,7 +108,7 @@ check "and the machine is gone" wait_for 5 gone "$P-boot"
 out=$(DBUS_SYSTEM_BUS_ADDRESS=$BUS spawn -D "$T" -M "$P-e" --property=Bogus=1 --console=pipe -- /bin/true 2>&1)
 check "an unknown --property is refused before anything starts" grep -q "Unknown or unsupported scope property: Bogus" <<<"$out"
 out=$(DBUS_SYSTEM_BUS_ADDRESS=$BUS spawn -D "$T" -M "$P-e" --property=MemoryMax=12Q --console=pipe -- /bin/true 2>&1)
-check "a bad --property value is refused" grep -q "Invalid size for MemoryMax" <<<"$out"
+check "a bad --property value is refused" grep -q "Invalid resource limit: MemoryMax=12Q" <<<"$out"
 out=$(spawn -D "$T" -M "$P-e" --slice=a--b.slice --console=pipe -- /bin/true 2>&1)
 check "an invalid --slice is refused" grep -q "Invalid slice name" <<<"$out"
 out=$(spawn -D "$T" -M "$P-e" --slice=x.slice --keep-unit --console=pipe -- /bin/true 2>&1)

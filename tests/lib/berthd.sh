@@ -86,6 +86,34 @@ berthd_scratch_pool() {
 	on_cleanup 'chattr -R -i "$POOL" 2>/dev/null; true'
 }
 
+# berth_bus_config DIR: DIR/bus.conf for a private system bus listening on DIR/bus, that lets
+# anyone own and talk to berthd (polkit decides, not the bus). Also used by bench/scale.sh.
+berth_bus_config() {
+	cat >"$1/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$1/bus</listen>
+  <auth>EXTERNAL</auth>
+  <includedir>/usr/share/dbus-1/system.d</includedir>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="org.berth.machine1"/>
+    <allow send_destination="org.berth.machine1"/>
+    <allow send_destination="org.freedesktop.DBus"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+  </policy>
+</busconfig>
+CONF
+}
+
 berthd_setup() {
 	need_root
 	if [ ! -x "$BERTHD" ]; then
@@ -106,29 +134,7 @@ berthd_setup() {
 	P=t$$
 	PIDS=()
 
-	cat >"$SCRATCH/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$SCRATCH/bus</listen>
-  <auth>EXTERNAL</auth>
-  <includedir>/usr/share/dbus-1/system.d</includedir>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="org.berth.machine1"/>
-    <allow send_destination="org.berth.machine1"/>
-    <allow send_destination="org.freedesktop.DBus"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-  </policy>
-</busconfig>
-CONF
+	berth_bus_config "$SCRATCH"
 
 	on_cleanup 'kill -9 ${BERTHD_PID:-} 2>/dev/null; kill_pids'
 	on_cleanup 'for d in "$CGROOT"/machine.slice/machine-$P-*.scope "$CGROOT"/machine.slice/berth-spawn@$P-*.service "$CGROOT/berthd-test-$$.scope" "$CGROOT/berthd-test-$$-d"; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null; done; [ $SLICE_EXISTED = 1 ] || rmdir "$CGROOT/machine.slice" 2>/dev/null; true'

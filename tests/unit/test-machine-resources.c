@@ -8,6 +8,7 @@
 #include <libglib-testing/dbus-queue.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 #include <unistd.h>
@@ -526,8 +527,166 @@ static void test_cgroupfs(void) {
         g_assert_cmpint(resource_limits_parse(&io, RESOURCE_TASKS_MAX, "7"), ==, 0);
         g_assert_cmpint(resource_limits_parse(&io, RESOURCE_IO_WEIGHT, "50"), ==, 0);
         g_assert_cmpint(resources_apply_cgroupfs(&t, &io, &v1_dirs, &what), ==, -EOPNOTSUPP);
-        g_assert_cmpstr(what, ==, "IOWeight");
+        g_assert_cmpstr(what, ==, "IOWeight (no io controller in cgroup2 or cgroup v1)");
         assert_file(scope, "pids.max", "20");
+
+        rm = g_strdup_printf("rm -rf '%s'", tmp);
+        g_assert_cmpint(system(rm), ==, 0);
+}
+
+/* The lists: IO*BandwidthMax ("PATH BYTES") and DeviceAllow ("PATH [rwm]"), their checks, the
+ * replace-by-path and reset rules, and their round trip through the saved form. */
+static void test_lists(void) {
+        _cleanup_(resource_limits_done) ResourceLimits a = {}, b = {}, c = {};
+        g_autofree char *text = NULL, *shown = NULL;
+        static const char *const bad_io[] = { "dev/sda 1M", "/dev/sda", "/dev/sda 0", "/dev/sda lots",
+                                              "/dev/../etc 1M", "/dev/sda 1M 2M", " /dev/sda 1M" };
+        static const char *const bad_dev[] = { "/etc/passwd r", "/dev/fuse rx", "/dev/fuse rr",
+                                               "dev/fuse", "/dev/fuse r w", "/dev/a,b r" };
+        char acc[4];
+
+        g_assert_cmpint(resource_limits_parse(&a, RESOURCE_IO_READ_BANDWIDTH_MAX, "/dev/sda 1M"), ==, 0);
+        g_assert_cmpint(resource_limits_parse(&a, RESOURCE_IO_READ_BANDWIDTH_MAX, "/dev/sdb\t2048"), ==, 0);
+        g_assert_cmpint(resource_limits_parse(&a, RESOURCE_IO_READ_BANDWIDTH_MAX, "/dev/sda 4M"), ==, 0);
+        g_assert_cmpint(resource_limits_parse(&a, RESOURCE_IO_WRITE_BANDWIDTH_MAX, "/var infinity"), ==, 0);
+        g_assert_cmpint(resource_limits_parse(&a, RESOURCE_DEVICE_ALLOW, "/dev/fuse"), ==, 0);
+        g_assert_cmpint(resource_limits_parse(&a, RESOURCE_DEVICE_ALLOW, "/dev/kvm wr"), ==, 0);
+        g_assert_cmpint(resource_limits_parse(&a, RESOURCE_MEMORY_SWAP_MAX, "1G"), ==, 0);
+        g_assert_cmpuint(a.n_io[0], ==, 2);
+        g_assert_cmpuint(a.io[0][0].bytes, ==, 4 << 20); /* the same path replaced */
+        g_assert_cmpstr(a.devices[0].access, ==, "rwm");
+        g_assert_cmpstr(a.devices[1].access, ==, "rw");
+        for (size_t i = 0; i < G_N_ELEMENTS(bad_io); i++) {
+                g_test_message("bad io limit '%s'", bad_io[i]);
+                g_assert_cmpint(resource_limits_parse(&a, RESOURCE_IO_WRITE_BANDWIDTH_MAX, bad_io[i]), <, 0);
+        }
+        for (size_t i = 0; i < G_N_ELEMENTS(bad_dev); i++) {
+                g_test_message("bad device '%s'", bad_dev[i]);
+                g_assert_cmpint(resource_limits_parse(&a, RESOURCE_DEVICE_ALLOW, bad_dev[i]), <, 0);
+        }
+        g_assert_cmpuint(a.n_io[1], ==, 1);
+        g_assert_cmpuint(a.n_devices, ==, 2);
+
+        g_assert_cmpint(resource_limits_serialize(&a, &text), ==, 0);
+        g_assert_cmpstr(text, ==,
+                        "MemorySwapMax=1073741824\n"
+                        "IOReadBandwidthMax=/dev/sda 4194304\nIOReadBandwidthMax=/dev/sdb 2048\n"
+                        "IOWriteBandwidthMax=/var infinity\n"
+                        "DeviceAllow=/dev/fuse rwm\nDeviceAllow=/dev/kvm rw\n");
+        g_assert_cmpint(resource_limits_deserialize(text, &b), ==, 0);
+        g_assert_cmpuint(b.set, ==, a.set);
+        g_assert_cmpuint(b.n_io[0], ==, 2);
+        g_assert_cmpuint(b.n_devices, ==, 2);
+        g_assert_cmpint(resource_limits_format(&b, RESOURCE_IO_READ_BANDWIDTH_MAX, &shown), ==, 0);
+        g_assert_cmpstr(shown, ==, "/dev/sda 4194304, /dev/sdb 2048");
+
+        /* Merging: entries replace by path; an empty list given empties the saved one. */
+        g_assert_cmpint(resource_limits_parse_assignment(&c, "IOReadBandwidthMax=/dev/sdb 1K"), ==, 0);
+        g_assert_cmpint(resource_limits_parse_assignment(&c, "DeviceAllow="), ==, 0);
+        g_assert_cmpint(resource_limits_merge(&b, &c), ==, 0);
+        g_assert_cmpuint(b.n_io[0], ==, 2);
+        g_assert_cmpuint(b.io[0][1].bytes, ==, 1024);
+        g_assert_true(resource_limits_has(&b, RESOURCE_DEVICE_ALLOW));
+        g_assert_cmpuint(b.n_devices, ==, 0);
+
+        /* Assignments: systemd's names and CPUQuota; anything else is no property. */
+        g_assert_cmpint(resource_limits_parse_assignment(&c, "CPUQuota=50%"), ==, 0);
+        g_assert_cmpuint(c.value[RESOURCE_CPU_QUOTA], ==, 500000);
+        g_assert_cmpint(resource_limits_parse_assignment(&c, "CPUQuota=500000"), ==, -EINVAL);
+        g_assert_cmpint(resource_limits_parse_assignment(&c, "Description=x"), ==, -ENOENT);
+        g_assert_cmpint(resource_limits_parse_assignment(&c, "MemoryMax"), ==, -EINVAL);
+
+        g_assert_cmpint(device_access_normalize("mwr", acc), ==, 0);
+        g_assert_cmpstr(acc, ==, "rwm");
+        g_assert_cmpint(device_access_normalize("", acc), ==, 0);
+        g_assert_cmpstr(acc, ==, "rwm");
+        g_assert_cmpint(device_access_normalize("q", acc), ==, -EINVAL);
+}
+
+/* The new properties on a scratch tree: cgroup2 memory.swap.max and io.max, the v1 devices and
+ * throttle files, and a device path that is not there (nothing written). */
+static void test_cgroupfs_lists(void) {
+        _cleanup_(resource_limits_done) ResourceLimits l = {}, v1 = {}, missing = {};
+        _cleanup_strv_free_ char **v1_dirs = NULL;
+        g_autofree char *tmp = g_dir_make_tmp("berth-cg-XXXXXX", NULL);
+        g_autofree char *v2 = g_build_filename(tmp, "unified", NULL);
+        g_autofree char *slice2 = g_build_filename(v2, "machine.slice", NULL);
+        g_autofree char *scope = g_build_filename(slice2, "machine-m2.scope", NULL);
+        g_autofree char *devroot = g_build_filename(tmp, "root", NULL);
+        g_autofree char *devdir = g_build_filename(devroot, "dev", NULL);
+        g_autofree char *blk = g_build_filename(devdir, "blk", NULL);
+        g_autofree char *chr = g_build_filename(devdir, "chr", NULL);
+        g_autofree char *v1dev = g_build_filename(tmp, "devices", NULL);
+        g_autofree char *v1blk = g_build_filename(tmp, "blkio", NULL);
+        g_autofree char *v1scope = g_build_filename(v1dev, "machine.slice", "machine-m2.scope", NULL);
+        g_autofree char *v1bscope = g_build_filename(v1blk, "machine.slice", "machine-m2.scope", NULL);
+        g_autofree char *what = NULL, *rm = NULL, *allow = NULL, *wbps = NULL, *s = NULL;
+        CgroupfsTarget t = { .v2_root = v2, .v2_path = scope, .v1_root = tmp, .v1_base = "",
+                             .machine = "m2", .dev_root = devroot };
+
+        g_assert_cmpint(g_mkdir_with_parents(scope, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(devdir, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(v1scope, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(v1bscope, 0755), ==, 0);
+        /* Loop devices have no partitions behind minor 0: 7:0 stays 7:0. */
+        g_assert_cmpint(mknod(blk, S_IFBLK | 0600, makedev(7, 0)), ==, 0);
+        g_assert_cmpint(mknod(chr, S_IFCHR | 0600, makedev(1, 3)), ==, 0);
+        put(v2, "cgroup.controllers", "memory io\n");
+        put(v2, "cgroup.subtree_control", "memory io\n");
+        put(slice2, "cgroup.subtree_control", "memory io\n");
+        put(scope, "cgroup.procs", "");
+        put(scope, "memory.swap.max", "max");
+        put(scope, "io.max", "");
+
+        g_assert_cmpint(resource_limits_parse(&l, RESOURCE_MEMORY_SWAP_MAX, "32M"), ==, 0);
+        g_assert_cmpint(resource_limits_parse(&l, RESOURCE_IO_WRITE_BANDWIDTH_MAX, "/dev/blk 1M"), ==, 0);
+        g_assert_cmpint(resources_apply_cgroupfs(&t, &l, &v1_dirs, &what), ==, 0);
+        assert_file(scope, "memory.swap.max", "33554432");
+        assert_file(scope, "io.max", "7:0 wbps=1048576");
+
+        /* DeviceAllow has no cgroup2 controller: the v1 devices hierarchy; IO limits go to v1
+         * when cgroup2 lacks io. */
+        put(v2, "cgroup.controllers", "memory\n");
+        put(v1dev, "cgroup.procs", "");
+        put(v1dev, "devices.allow", "");
+        put(v1scope, "cgroup.procs", "");
+        put(v1scope, "devices.allow", "");
+        put(v1scope, "devices.deny", "");
+        put(v1blk, "cgroup.procs", "");
+        put(v1blk, "blkio.throttle.write_bps_device", "");
+        put(v1bscope, "cgroup.procs", "");
+        put(v1bscope, "blkio.throttle.write_bps_device", "");
+        g_assert_cmpint(resource_limits_parse(&v1, RESOURCE_DEVICE_ALLOW, "/dev/chr rw"), ==, 0);
+        g_assert_cmpint(resource_limits_parse(&v1, RESOURCE_IO_WRITE_BANDWIDTH_MAX, "/dev/blk infinity"), ==, 0);
+        g_assert_cmpint(resources_apply_cgroupfs(&t, &v1, &v1_dirs, &what), ==, 0);
+        /* A scratch file is not truncated by a write: the last one, the listed device after the
+         * built-ins, shows at its start. */
+        allow = get(v1scope, "devices.allow");
+        g_assert_true(g_str_has_prefix(allow, "c 1:3 rw"));
+        assert_file(v1scope, "devices.deny", "a");
+        assert_file(v1bscope, "blkio.throttle.write_bps_device", "7:0 0");
+
+        /* A device that is not there: refused by name, and nothing of the call is written. */
+        g_assert_cmpint(resource_limits_parse(&missing, RESOURCE_MEMORY_SWAP_MAX, "1M"), ==, 0);
+        g_assert_cmpint(resource_limits_parse(&missing, RESOURCE_DEVICE_ALLOW, "/dev/nothere"), ==, 0);
+        g_clear_pointer(&what, g_free);
+        g_assert_cmpint(resources_apply_cgroupfs(&t, &missing, &v1_dirs, &what), ==, -ENODEV);
+        g_assert_cmpstr(what, ==, "/dev/nothere");
+        assert_file(scope, "memory.swap.max", "33554432");
+
+        /* Devices as such: a node is its own device; a file stands for the disk it is on. */
+        {
+                unsigned maj, min;
+                char type;
+
+                g_assert_cmpint(resources_device_of(devroot, "/dev/chr", false, &type, &maj, &min), ==, 0);
+                g_assert_cmpint(type, ==, 'c');
+                g_assert_cmpuint(maj, ==, 1);
+                g_assert_cmpuint(min, ==, 3);
+                g_assert_cmpint(resources_device_of(devroot, "/dev", false, &type, &maj, &min), ==, -ENODEV);
+                g_assert_cmpint(resources_device_of(devroot, "/dev/blk", true, &type, &maj, &min), ==, 0);
+                g_assert_cmpuint(maj, ==, 7);
+        }
 
         rm = g_strdup_printf("rm -rf '%s'", tmp);
         g_assert_cmpint(system(rm), ==, 0);
@@ -543,5 +702,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/machine-resources/validation", test_validation);
         g_test_add_func("/machine-resources/systemd", test_systemd);
         g_test_add_func("/machine-resources/cgroupfs", test_cgroupfs);
+        g_test_add_func("/machine-resources/lists", test_lists);
+        g_test_add_func("/machine-resources/cgroupfs-lists", test_cgroupfs_lists);
         return g_test_run();
 }

@@ -93,6 +93,78 @@ static void test_name_invalid(void) {
         g_assert_null(n);
 }
 
+static void test_ifname_valid(void) {
+        const char *good[] = { "a", "eth0", "vb-foo", "abcdefghijklmno", "my.br-0_x" };
+        const char *bad[] = { "", ".", "..", "abcdefghijklmnop", "a/b", "a:b", "a b", "a\tb", "eth%d",
+                              "caf\xc3\xa9" };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(good); i++)
+                g_assert_true(network_ifname_is_valid(good[i]));
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+                g_assert_false(network_ifname_is_valid(bad[i]));
+        g_assert_false(network_ifname_is_valid(NULL));
+}
+
+static void test_ifname_shorten(void) {
+        g_autofree char *a = NULL, *b = NULL, *c = NULL, *v = NULL;
+
+        g_assert_cmpint(network_ifname_shorten("mv-", "eth0", &a), ==, 0);
+        g_assert_cmpstr(a, ==, "mv-eth0");
+        /* The same rule as ve- names, so vb- names of a machine differ from its ve- name only
+         * in the prefix. */
+        g_assert_cmpint(network_ifname_shorten("vb-", "abcdefghijklm", &b), ==, 0);
+        g_assert_cmpstr(b, ==, "vb-abcdef-356e8");
+        g_assert_cmpint(network_veth_host_name("abcdefghijklm", &v), ==, 0);
+        g_assert_cmpstr(v + 3, ==, b + 3);
+        g_assert_cmpint(network_ifname_shorten("iv-", "a/b", &c), ==, -EINVAL);
+}
+
+static void test_ifname_pair(void) {
+        g_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        char *x = NULL, *y = NULL;
+        const char *bad[] = { "", ":", "a:", ":b", "a:b:c", "abcdefghijklmnop", "a:abcdefghijklmnop", "a b" };
+
+        g_assert_cmpint(network_ifname_pair_parse("eth1", &a, &b), ==, 0);
+        g_assert_cmpstr(a, ==, "eth1");
+        g_assert_null(b);
+        g_assert_cmpint(network_ifname_pair_parse("eth1:inner0", &c, &d), ==, 0);
+        g_assert_cmpstr(c, ==, "eth1");
+        g_assert_cmpstr(d, ==, "inner0");
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                g_assert_cmpint(network_ifname_pair_parse(bad[i], &x, &y), ==, -EINVAL);
+                g_assert_null(x);
+                g_assert_null(y);
+        }
+}
+
+static void test_settings_check(void) {
+        char *pairs[] = { (char *) "eth1:x", NULL }, *bad_pairs[] = { (char *) "a:b:c", NULL };
+        Settings s = {};
+
+        g_assert_false(network_is_private(&s));
+        g_assert_cmpint(network_settings_check(&s), ==, 0);
+        s.network_interfaces = pairs;
+        g_assert_true(network_is_private(&s));
+        g_assert_cmpint(network_settings_check(&s), ==, 0);
+        /* nspawn's rules: an existing namespace gets no links; one bridge or one zone. */
+        s.network_namespace_path = (char *) "/run/netns/x";
+        g_assert_cmpint(network_settings_check(&s), ==, -EINVAL);
+        s.network_interfaces = NULL;
+        g_assert_cmpint(network_settings_check(&s), ==, 0);
+        s.private_network = true;
+        g_assert_cmpint(network_settings_check(&s), ==, 0);
+        s = (Settings) { .network_bridge = (char *) "br0", .network_zone = (char *) "z" };
+        g_assert_cmpint(network_settings_check(&s), ==, -EINVAL);
+        s = (Settings) { .network_zone = (char *) "abcdefghijklm" };
+        g_assert_cmpint(network_settings_check(&s), ==, -EINVAL);
+        s = (Settings) { .network_zone = (char *) "abcdefghijkl" };
+        g_assert_cmpint(network_settings_check(&s), ==, 0);
+        s = (Settings) { .network_veth_extra = bad_pairs };
+        g_assert_cmpint(network_settings_check(&s), ==, -EINVAL);
+        s = (Settings) { .network_veth = true, .network_veth_name = (char *) "a/b" };
+        g_assert_cmpint(network_settings_check(&s), ==, -EINVAL);
+}
+
 static bool skip_unless_root(void) {
         if (geteuid() == 0)
                 return false;
@@ -361,6 +433,10 @@ int main(int argc, char **argv) {
         g_test_add_func("/network/host-name/long", test_name_long);
         g_test_add_func("/network/host-name/common-prefix", test_name_common_prefix);
         g_test_add_func("/network/host-name/invalid", test_name_invalid);
+        g_test_add_func("/network/ifname/valid", test_ifname_valid);
+        g_test_add_func("/network/ifname/shorten", test_ifname_shorten);
+        g_test_add_func("/network/ifname/pair", test_ifname_pair);
+        g_test_add_func("/network/settings-check", test_settings_check);
         g_test_add_func("/network/veth/create-remove", test_veth_create_remove);
         g_test_add_func("/network/veth/dies-with-netns", test_veth_dies_with_netns);
         g_test_add_func("/network/veth/long-names", test_veth_long_names);

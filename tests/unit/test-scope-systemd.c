@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "bus-errors.h"
+#include "cgroup-util.h"
+#include "resolve.h"
 #include "log.h"
 #include "manager.h"
 #include "scope-systemd.h"
@@ -35,6 +37,8 @@ static const char systemd_xml[] =
         "<method name='KillUnit'><arg type='s' direction='in'/><arg type='s' direction='in'/>"
         "<arg type='i' direction='in'/></method>"
         "<method name='UnrefUnit'><arg type='s' direction='in'/></method>"
+        "<method name='FreezeUnit'><arg type='s' direction='in'/></method>"
+        "<method name='ThawUnit'><arg type='s' direction='in'/></method>"
         "</interface></node>";
 
 typedef struct {
@@ -290,15 +294,15 @@ static void expect_start(Fixture *f, const char *description, bool with_cpu_weig
                       &name, &mode, &props, &aux);
         g_assert_cmpstr(name, ==, UNIT);
         g_assert_cmpstr(mode, ==, "fail");
-        g_assert_cmpuint(g_variant_n_children(props), ==, with_cpu_weight ? 7 : 6);
+        /* No AddRef: systemd would track berthd with a match rule per unit (issue 7). */
+        g_assert_cmpuint(g_variant_n_children(props), ==, with_cpu_weight ? 6 : 5);
         assert_property(props, 0, "Slice", "s", "'machine.slice'");
         assert_property(props, 1, "Description", "s", description);
         assert_property(props, 2, "PIDs", "au", pids);
         assert_property(props, 3, "Delegate", "b", "true");
         assert_property(props, 4, "CollectMode", "s", "'inactive-or-failed'");
-        assert_property(props, 5, "AddRef", "b", "true");
         if (with_cpu_weight)
-                assert_property(props, 6, "CPUWeight", "t", "50");
+                assert_property(props, 5, "CPUWeight", "t", "50");
         g_assert_cmpuint(g_variant_n_children(aux), ==, 0);
 
         if (error)
@@ -380,8 +384,6 @@ static void test_job_done(void) {
         wait_until(&f, !manager_find_machine(f.m, NAME));
         g_assert_false(state_file_exists(&f));
         wait_until(&f, f.n_removed == 1);
-        /* berthd lets go of the reference AddRef gave it. */
-        expect_unit_call(&f, "UnrefUnit", "('" UNIT "',)");
         teardown(&f);
 }
 
@@ -400,7 +402,6 @@ static void test_unit_removed(void) {
         wait_until(&f, !manager_find_machine(f.m, NAME));
         g_assert_false(state_file_exists(&f));
         wait_until(&f, f.n_removed == 1);
-        expect_unit_call(&f, "UnrefUnit", "('" UNIT "',)");
         teardown(&f);
 }
 
@@ -435,7 +436,6 @@ static void test_properties_dispatch(void) {
         wait_until(&f, !manager_find_machine(f.m, NAME));
         g_assert_false(state_file_exists(&f));
         wait_until(&f, f.n_removed == 1);
-        expect_unit_call(&f, "UnrefUnit", "('" UNIT "',)");
         teardown(&f);
 }
 
@@ -458,7 +458,6 @@ static void test_job_failed(void) {
         emit_job_removed(&f, "failed");
         call_finish(&f, &c, "org.freedesktop.systemd1.JobFailed");
         assert_nothing_registered(&f);
-        expect_unit_call(&f, "UnrefUnit", "('" UNIT "',)");
 
         /* The name is free again: a second try goes to systemd. */
         c = (CallResult) {};
@@ -583,6 +582,68 @@ static void test_unit_call_queue(void) {
         teardown(&f);
 }
 
+/* FreezeMachine/ThawMachine under systemd: systemd's answer is the caller's; where systemd
+ * says NotSupported (a hybrid host), berthd freezes the unified hierarchy's cgroup itself. */
+static void freeze_call(Fixture *f, const char *method, const char *unit_method, const char *error) {
+        g_autoptr(GDBusMethodInvocation) inv = NULL;
+        CallResult c = {};
+
+        call_start(f, method, g_variant_new("(s)", NAME), &c);
+        inv = pop_call(f, "/org/freedesktop/systemd1", unit_method);
+        g_assert_cmpstr(g_variant_print(g_dbus_method_invocation_get_parameters(inv), FALSE), ==, "('" UNIT "',)");
+        if (error)
+                g_dbus_method_invocation_return_dbus_error(g_steal_pointer(&inv), error, "mock says no");
+        else
+                g_dbus_method_invocation_return_value(g_steal_pointer(&inv), NULL);
+        call_finish(f, &c, error && !g_str_equal(error, "org.freedesktop.DBus.Error.NotSupported") ? error : NULL);
+        g_clear_pointer(&c.value, g_variant_unref);
+}
+
+static bool cgroup_frozen(const char *cg) {
+        g_autofree char *p = g_build_filename(cg, "cgroup.events", NULL), *text = NULL;
+
+        g_assert_true(g_file_get_contents(p, &text, NULL, NULL));
+        return strstr(text, "frozen 1") != NULL;
+}
+
+static void test_freeze(void) {
+        g_autofree char *cg = NULL, *procs = NULL, *pid = NULL;
+        const char *root = NULL;
+        Machine *machine;
+        Fixture f;
+
+        if (!setup(&f))
+                return;
+        create_done(&f);
+        machine = manager_find_machine(f.m, NAME);
+        g_assert_nonnull(machine);
+        /* The mock made no cgroup: the leader gets one of the test's own, as the unit's. */
+        g_assert_cmpint(cgroup2_mount_point(&root), ==, 0);
+        cg = g_strdup_printf("%s/berth-test-freeze-%i", root, (int) getpid());
+        g_assert_cmpint(g_mkdir(cg, 0755), ==, 0);
+        procs = g_build_filename(cg, "cgroup.procs", NULL);
+        pid = g_strdup_printf("%i", (int) f.leader);
+        g_assert_cmpint(write_string_file(procs, pid), ==, 0);
+        g_free(machine->cgroup_path);
+        machine->cgroup_path = g_strdup(cg);
+
+        /* systemd froze it: berthd leaves the cgroup alone. */
+        freeze_call(&f, "FreezeMachine", "FreezeUnit", NULL);
+        g_assert_false(cgroup_frozen(cg));
+        freeze_call(&f, "ThawMachine", "ThawUnit", NULL);
+        /* systemd refuses: its error is the caller's. */
+        freeze_call(&f, "FreezeMachine", "FreezeUnit", "org.freedesktop.systemd1.UnitBusy");
+        g_assert_false(cgroup_frozen(cg));
+        /* systemd cannot (hybrid host): berthd writes cgroup.freeze and answers once frozen. */
+        freeze_call(&f, "FreezeMachine", "FreezeUnit", "org.freedesktop.DBus.Error.NotSupported");
+        g_assert_true(cgroup_frozen(cg));
+        freeze_call(&f, "ThawMachine", "ThawUnit", "org.freedesktop.DBus.Error.NotSupported");
+        g_assert_false(cgroup_frozen(cg));
+
+        teardown(&f);
+        g_assert_cmpint(g_rmdir(cg), ==, 0);
+}
+
 static void test_backend_table(void) {
         for (int i = 0; i < _SCOPE_BACKEND_MAX; i++)
                 g_assert_cmpint(scope_backend_from_string(scope_backend_to_string((ScopeBackend) i)), ==, i);
@@ -606,5 +667,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/scope-systemd/refusals", test_refusals);
         g_test_add_func("/scope-systemd/caller-slice", test_caller_slice);
         g_test_add_func("/scope-systemd/unit-call-queue", test_unit_call_queue);
+        g_test_add_func("/scope-systemd/freeze", test_freeze);
         return g_test_run();
 }

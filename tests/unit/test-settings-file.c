@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "caps.h"
+#include "resources.h"
 #include "settings-file.h"
 #include "settings.h"
 #include "strv.h"
@@ -621,7 +622,7 @@ static void test_unknown(Fixture *fx, gconstpointer data) {
                                      "Thing=1\n"
                                      "[Exec]\n"
                                      "Personality=x86\n"
-                                     "LimitNOFILE=1024\n"
+                                     "LimitNOFILES=1024\n"
                                      "Frobnicate=yes\n"
                                      "Hostname=still-applied\n",
                                      false), ==, 0);
@@ -633,7 +634,7 @@ static void test_unknown(Fixture *fx, gconstpointer data) {
         g_test_trap_assert_stderr("*m.berth:1: Orphan= outside of any section*"
                                   "*m.berth:3: Unknown section [Future]*"
                                   "*m.berth:5: Personality= is a systemd-nspawn setting berth does not support*"
-                                  "*m.berth:6: LimitNOFILE= is a systemd-nspawn setting*"
+                                  "*m.berth:6: LimitNOFILES= names no resource limit*"
                                   "*m.berth:7: Unknown setting Frobnicate= in [Exec]*");
 }
 
@@ -758,6 +759,146 @@ static void test_find_and_load(Fixture *fx, gconstpointer data) {
         g_assert_cmpint(settings_find_and_load(&fx->s, etc), ==, -EINVAL);
 }
 
+/* [Network]'s link keys: lists accumulate, each implies a private network (Bridge= and Zone= a
+ * veth too), only a trusted file applies them, bad names refuse the file. */
+static void test_network_links(Fixture *fx, gconstpointer data) {
+        static const char *const file =
+                "[Network]\nZone=web\nInterface=eth1 eth2:inner0\nInterface=eth3\nMACVLAN=eth4\n"
+                "IPVLAN=eth5:iv0\nVirtualEthernetExtra=x0:g0\nVirtualEthernetExtra=x1\n";
+        static const char *const bad[] = {
+                "[Network]\nZone=abcdefghijklm\n", "[Network]\nBridge=a/b\n", "[Network]\nInterface=a:b:c\n",
+                "[Network]\nMACVLAN=abcdefghijklmnop\n", "[Network]\nNamespacePath=relative\n",
+        };
+        char *interfaces[] = { (char *) "eth1", (char *) "eth2:inner0", (char *) "eth3", NULL };
+        char *extra[] = { (char *) "x0:g0", (char *) "x1", NULL };
+
+        g_assert_cmpint(load(fx, file, true), ==, 0);
+        g_assert_cmpstr(fx->s.network_zone, ==, "web");
+        g_assert_true(fx->s.network_veth);
+        g_assert_true(fx->s.private_network);
+        assert_strv_equal(fx->s.network_interfaces, interfaces);
+        g_assert_cmpstr(fx->s.network_macvlan[0], ==, "eth4");
+        g_assert_cmpstr(fx->s.network_ipvlan[0], ==, "eth5:iv0");
+        assert_strv_equal(fx->s.network_veth_extra, extra);
+
+        settings_done(&fx->s);
+        settings_init(&fx->s);
+        g_assert_cmpint(load(fx, "[Network]\nBridge=br0\nNamespacePath=/run/netns/x\n", true), ==, 0);
+        g_assert_cmpstr(fx->s.network_bridge, ==, "br0");
+        g_assert_cmpstr(fx->s.network_namespace_path, ==, "/run/netns/x");
+
+        /* Untrusted: none of it reaches the host. */
+        settings_done(&fx->s);
+        settings_init(&fx->s);
+        g_assert_cmpint(load(fx, file, false), ==, 0);
+        g_assert_null(fx->s.network_zone);
+        g_assert_null(fx->s.network_interfaces);
+        g_assert_null(fx->s.network_macvlan);
+        g_assert_null(fx->s.network_ipvlan);
+        g_assert_null(fx->s.network_veth_extra);
+        g_assert_false(fx->s.network_veth);
+        g_assert_false(fx->s.private_network);
+
+        /* Any network option on the command line masks them. */
+        settings_done(&fx->s);
+        settings_init(&fx->s);
+        fx->s.set_mask |= SETTING_NETWORK;
+        g_assert_cmpint(load(fx, file, true), ==, 0);
+        g_assert_null(fx->s.network_zone);
+        g_assert_null(fx->s.network_interfaces);
+
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                settings_done(&fx->s);
+                settings_init(&fx->s);
+                g_assert_cmpint(load(fx, bad[i], true), ==, -EINVAL);
+        }
+}
+
+/* [Resources]: every key, resets, privileges, and the start set of resources.c (the file's
+ * values, the command line's per property, then the saved ones). */
+static void test_resources(Fixture *fx, gconstpointer data) {
+        _cleanup_(resource_limits_done) ResourceLimits l = {};
+        g_autofree char *state = g_build_filename(fx->dir, "state", NULL);
+        g_autofree char *props = g_build_filename(state, "properties", NULL);
+        g_autofree char *saved = NULL;
+        char *expect[] = { "MemoryHigh=1G", "MemorySwapMax=0", "CPUQuota=150%", "CPUWeight=500",
+                           "AllowedCPUs=0-1", "TasksMax=100", "IOWeight=20", "IOReadBandwidthMax=/dev/sda 1M",
+                           "IOWriteBandwidthMax=/var 2M", "DeviceAllow=/dev/fuse rw", "MemoryMax=256M", NULL };
+        char *devices[] = { "/dev/loop-control:r", "/dev/kvm:rwm", NULL };
+
+        g_assert_cmpint(load(fx,
+                             "[Resources]\n"
+                             "MemoryMax=64M\n"
+                             "MemoryHigh=1G\nMemorySwapMax=0\nCPUQuota=150%\nCPUWeight=500\n"
+                             "AllowedCPUs=0-1\nTasksMax=100\nIOWeight=20\n"
+                             "IOReadBandwidthMax=/dev/sda 1M\nIOWriteBandwidthMax=/var 2M\n"
+                             "DeviceAllow=/dev/fuse rw\n"
+                             "MemoryMax=\nMemoryMax=256M\n"
+                             "Device=/dev/loop-control:r\n"
+                             "[Files]\nDevice=/dev/kvm\n", true), ==, 0);
+        assert_strv_equal(fx->s.resources, expect);
+        assert_strv_equal(fx->s.devices, devices);
+
+        /* An untrusted file may only take from the container. */
+        settings_done(&fx->s);
+        settings_init(&fx->s);
+        g_assert_cmpint(load(fx, "[Resources]\nTasksMax=10\nCPUWeight=50\nIOWeight=200\n"
+                                 "DeviceAllow=/dev/fuse\nDevice=/dev/kvm\n", false), ==, 0);
+        g_assert_cmpuint(strv_length(fx->s.resources), ==, 2);
+        g_assert_cmpstr(fx->s.resources[1], ==, "CPUWeight=50");
+        g_assert_null(fx->s.devices);
+
+        /* Bad values fail the file. */
+        static const char *const bad[] = { "[Resources]\nMemoryMax=lots\n", "[Resources]\nCPUQuota=2\n",
+                                           "[Resources]\nDeviceAllow=/etc/passwd\n", "[Files]\nDevice=/dev/../etc:r\n",
+                                           "[Resources]\nIOReadBandwidthMax=/dev/sda\n", "[Resources]\nTasksMax=0\n" };
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                g_test_message("bad: %s", bad[i]);
+                settings_done(&fx->s);
+                settings_init(&fx->s);
+                g_assert_cmpint(load(fx, bad[i], true), ==, -EINVAL);
+        }
+
+        /* The start set: the file's TasksMax and IO list, --property='s list replaces the file's
+         * whole, the saved TasksMax wins over both; Device= nodes are in DeviceAllow. */
+        settings_done(&fx->s);
+        settings_init(&fx->s);
+        fx->s.machine = g_strdup("m");
+        g_assert_cmpint(load(fx, "[Resources]\nTasksMax=100\nCPUWeight=50\nIOReadBandwidthMax=/dev/sda 1M\n"
+                                 "IOReadBandwidthMax=/dev/sdb 1M\nDevice=/dev/null:r\n", true), ==, 0);
+        g_assert_cmpint(strv_extend(&fx->s.resource_args, "IOReadBandwidthMax=/dev/sdc 5M"), ==, 0);
+        g_assert_cmpint(strv_extend(&fx->s.resource_args, "CPUWeight=70"), ==, 0);
+        g_assert_cmpint(g_mkdir_with_parents(props, 0755), ==, 0);
+        saved = write_file(props, "m", "TasksMax=7\n");
+        g_setenv("BERTH_STATE_DIR", state, true);
+        g_assert_cmpint(resources_from_settings(&fx->s, &l), ==, 0);
+        g_unsetenv("BERTH_STATE_DIR");
+        g_assert_cmpuint(l.value[RESOURCE_TASKS_MAX], ==, 7);
+        g_assert_cmpuint(l.value[RESOURCE_CPU_WEIGHT], ==, 70);
+        g_assert_cmpuint(l.n_io[0], ==, 1);
+        g_assert_cmpstr(l.io[0][0].path, ==, "/dev/sdc");
+        g_assert_cmpuint(l.n_devices, ==, 1);
+        g_assert_cmpstr(l.devices[0].path, ==, "/dev/null");
+        g_assert_cmpstr(l.devices[0].access, ==, "r");
+
+        /* --property= and --device= spellings. */
+        g_assert_true(resources_is_assignment("CPUQuota=5%"));
+        g_assert_true(resources_is_assignment("DeviceAllow=/dev/null"));
+        g_assert_false(resources_is_assignment("Description=x"));
+        g_assert_false(resources_is_assignment("MemoryLow=1M"));
+        g_assert_cmpint(resources_check_assignment("MemoryMax=1Q"), ==, -EINVAL);
+        {
+                g_autofree char *d1 = NULL, *d2 = NULL, *d3 = NULL;
+
+                g_assert_cmpint(resources_parse_device("/dev/fuse", &d1), ==, 0);
+                g_assert_cmpstr(d1, ==, "/dev/fuse:rwm");
+                g_assert_cmpint(resources_parse_device("/dev/fuse:mr", &d2), ==, 0);
+                g_assert_cmpstr(d2, ==, "/dev/fuse:rm");
+                g_assert_cmpint(resources_parse_device("/dev/fuse:x", &d3), <, 0);
+                g_assert_cmpint(resources_parse_device("/tmp/fuse", &d3), <, 0);
+        }
+}
+
 #define ADD(name, fn) g_test_add(name, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char **argv) {
@@ -780,6 +921,8 @@ int main(int argc, char **argv) {
         ADD("/settings-file/not-regular", test_not_regular);
         ADD("/settings-file/size-limit", test_size_limit);
         ADD("/settings-file/find-and-load", test_find_and_load);
+        ADD("/settings-file/network-links", test_network_links);
+        ADD("/settings-file/resources", test_resources);
 
         return g_test_run();
 }

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The cgroupfs side of machine resource limits: cgroup2 files, and on hybrid hosts cgroup v1
- * directories of berthd's own that the machine's processes are moved into. */
+/* Writing resource limits to a machine's cgroups: cgroup2 files, and on hybrid hosts cgroup v1
+ * directories of the caller's own (berthd's, or berth-spawn's) that the machine's processes are
+ * moved into. Never logs above debug: the caller reports. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "fd-util.h"
 #include "log.h"
-#include "machine-resources.h"
 #include "name-util.h"
 #include "resolve.h"
+#include "resource-limits.h"
 #include "strv.h"
 
 /* Processes fork while we move them: give up on a machine that keeps outrunning us. */
@@ -21,10 +23,11 @@ typedef struct Write {
         char *path;
         char *value;
         char *old;      /* NULL until written */
+        bool blind;     /* a write-only file (devices.allow): nothing to read back or restore */
 } Write;
 
 typedef struct Plan {
-        Write w[2 * _RESOURCE_MAX];
+        Write *w;
         size_t n;
 } Plan;
 
@@ -34,7 +37,8 @@ static void plan_done(Plan *p) {
                 free(p->w[i].value);
                 free(p->w[i].old);
         }
-        p->n = 0;
+        free(p->w);
+        *p = (Plan) {};
 }
 
 static int read_small_file(const char *path, char **ret) {
@@ -57,18 +61,30 @@ static bool word_in_file(const char *path, const char *word) {
         return false;
 }
 
-/* The cgroup2 controller and the v1 hierarchy that implement P. */
+/* The cgroup2 controller and the v1 hierarchy that implement P. Device access in cgroup2 is a
+ * BPF program, not a controller: only berth-spawn's own policy or systemd attach one, so here
+ * DeviceAllow takes the v1 devices controller. */
 static const char *const v2_controller[_RESOURCE_MAX] = {
         [RESOURCE_MEMORY_MAX] = "memory", [RESOURCE_MEMORY_HIGH] = "memory",
         [RESOURCE_CPU_QUOTA] = "cpu", [RESOURCE_CPU_WEIGHT] = "cpu",
         [RESOURCE_ALLOWED_CPUS] = "cpuset", [RESOURCE_TASKS_MAX] = "pids",
-        [RESOURCE_IO_WEIGHT] = "io",
+        [RESOURCE_IO_WEIGHT] = "io", [RESOURCE_MEMORY_SWAP_MAX] = "memory",
+        [RESOURCE_IO_READ_BANDWIDTH_MAX] = "io", [RESOURCE_IO_WRITE_BANDWIDTH_MAX] = "io",
 };
 static const char *const v1_controller[_RESOURCE_MAX] = {
         [RESOURCE_MEMORY_MAX] = "memory", [RESOURCE_MEMORY_HIGH] = "memory",
         [RESOURCE_CPU_QUOTA] = "cpu", [RESOURCE_CPU_WEIGHT] = "cpu",
         [RESOURCE_ALLOWED_CPUS] = "cpuset", [RESOURCE_TASKS_MAX] = "pids",
-        [RESOURCE_IO_WEIGHT] = "blkio",
+        [RESOURCE_IO_WEIGHT] = "blkio", [RESOURCE_MEMORY_SWAP_MAX] = "memory",
+        [RESOURCE_IO_READ_BANDWIDTH_MAX] = "blkio", [RESOURCE_IO_WRITE_BANDWIDTH_MAX] = "blkio",
+        [RESOURCE_DEVICE_ALLOW] = "devices",
+};
+/* The v1 file a property needs beyond its hierarchy (swap accounting, throttling). */
+static const char *const v1_needs[_RESOURCE_MAX] = {
+        [RESOURCE_MEMORY_SWAP_MAX] = "memory.memsw.limit_in_bytes",
+        [RESOURCE_IO_READ_BANDWIDTH_MAX] = "blkio.throttle.read_bps_device",
+        [RESOURCE_IO_WRITE_BANDWIDTH_MAX] = "blkio.throttle.write_bps_device",
+        [RESOURCE_DEVICE_ALLOW] = "devices.allow",
 };
 
 /* Berthd's own cgroup in the v1 hierarchy of CONTROLLER, "" for its root. */
@@ -119,7 +135,7 @@ static int locate(const CgroupfsTarget *t, ResourceProperty p, char **ret_v1) {
 
         if (asprintf(&ctl, "%s/cgroup.controllers", t->v2_root) < 0)
                 return -ENOMEM;
-        if (word_in_file(ctl, v2_controller[p])) {
+        if (v2_controller[p] && word_in_file(ctl, v2_controller[p])) {
                 *ret_v1 = strdup("");
                 return *ret_v1 ? 0 : -ENOMEM;
         }
@@ -139,18 +155,38 @@ static int locate(const CgroupfsTarget *t, ResourceProperty p, char **ret_v1) {
                 if (access(f1, F_OK) < 0 && access(f2, F_OK) < 0)
                         return -EOPNOTSUPP;
         }
+        if (v1_needs[p]) {
+                if (asprintf(&f1, "%s/%s", base, v1_needs[p]) < 0)
+                        return -ENOMEM;
+                if (access(f1, F_OK) < 0)
+                        return -EOPNOTSUPP;
+        }
         *ret_v1 = TAKE_PTR(dir);
         return 0;
 }
 
 static int plan_add(Plan *plan, const char *dir, const char *file, char *value) {
-        Write *w = &plan->w[plan->n];
+        Write *g, *w;
 
         if (!value)
                 return -ENOMEM;
-        w->value = value;
-        plan->n++;
+        g = realloc(plan->w, (plan->n + 1) * sizeof(Write));
+        if (!g) {
+                free(value);
+                return -ENOMEM;
+        }
+        plan->w = g;
+        w = &plan->w[plan->n++];
+        *w = (Write) { .value = value };
         return asprintf(&w->path, "%s/%s", dir, file) < 0 ? -ENOMEM : 0;
+}
+
+static int plan_add_blind(Plan *plan, const char *dir, const char *file, const char *value) {
+        int r = plan_add(plan, dir, file, strdup(value));
+
+        if (r >= 0)
+                plan->w[plan->n - 1].blind = true;
+        return r;
 }
 
 static char *u64_or(uint64_t v, const char *infinity) {
@@ -167,7 +203,186 @@ static char *u64_str(uint64_t v) {
         return asprintf(&s, "%" PRIu64, v) < 0 ? NULL : s;
 }
 
-static int plan_v2(Plan *plan, const char *dir, const ResourceLimits *l, ResourceProperty p) {
+/* The devices behind the lists of a ResourceLimits, looked up before anything is written. */
+typedef struct Devices {
+        dev_t io[2][RESOURCE_LIST_MAX];
+        dev_t dev[RESOURCE_LIST_MAX];
+        char type[RESOURCE_LIST_MAX];
+} Devices;
+
+int resources_device_of(const char *root, const char *path, bool whole_disk, char *ret_type,
+                        unsigned *ret_major, unsigned *ret_minor) {
+        _cleanup_free_ char *full = NULL, *sys = NULL, *parent = NULL;
+        unsigned maj, min;
+        struct stat st;
+        dev_t d;
+
+        if (asprintf(&full, "%s%s", isempty(root) || streq(root, "/") ? "" : root, path) < 0)
+                return -ENOMEM;
+        if (stat(full, &st) < 0)
+                return negative_errno();
+        if (!whole_disk) {
+                if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+                        return -ENODEV;
+                *ret_type = S_ISCHR(st.st_mode) ? 'c' : 'b';
+                *ret_major = major(st.st_rdev);
+                *ret_minor = minor(st.st_rdev);
+                return 0;
+        }
+        /* A block device node, or the device the file system of a file lives on. */
+        d = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+        if (major(d) == 0)
+                return -ENODEV; /* tmpfs, overlayfs and the like: no disk to throttle */
+        maj = major(d);
+        min = minor(d);
+        /* The io controller takes whole disks: a partition stands for its disk. */
+        if (asprintf(&sys, "/sys/dev/block/%u:%u/partition", maj, min) < 0 ||
+            asprintf(&parent, "/sys/dev/block/%u:%u/../dev", maj, min) < 0)
+                return -ENOMEM;
+        if (access(sys, F_OK) >= 0) {
+                _cleanup_free_ char *buf = NULL;
+
+                if (read_small_file(parent, &buf) < 0 || sscanf(buf, "%u:%u", &maj, &min) != 2)
+                        return -ENODEV;
+        }
+        *ret_type = 'b';
+        *ret_major = maj;
+        *ret_minor = min;
+        return 0;
+}
+
+static int resolve_devices(const CgroupfsTarget *t, const ResourceLimits *l, Devices *d, char **ret_what) {
+        unsigned maj, min;
+        char type;
+        int r;
+
+        for (unsigned i = 0; i < 2; i++)
+                for (size_t k = 0; k < l->n_io[i]; k++) {
+                        r = resources_device_of(t->dev_root, l->io[i][k].path, true, &type, &maj, &min);
+                        if (r < 0) {
+                                if (ret_what)
+                                        *ret_what = strdup(l->io[i][k].path);
+                                return -ENODEV;
+                        }
+                        d->io[i][k] = makedev(maj, min);
+                }
+        for (size_t k = 0; k < l->n_devices; k++) {
+                r = resources_device_of(t->dev_root, l->devices[k].path, false, &d->type[k], &maj, &min);
+                if (r < 0) {
+                        if (ret_what)
+                                *ret_what = strdup(l->devices[k].path);
+                        return -ENODEV;
+                }
+                d->dev[k] = makedev(maj, min);
+        }
+        return 0;
+}
+
+/* io.max takes "MAJ:MIN rbps=N" or "…=max"; blkio.throttle.*_bps_device "MAJ:MIN N", where 0
+ * removes the limit. */
+static int plan_io(Plan *plan, const char *dir, const ResourceLimits *l, ResourceProperty p,
+                   const Devices *d, bool v1) {
+        unsigned i = resource_io_index(p);
+        const char *file = v1 ? (i ? "blkio.throttle.write_bps_device" : "blkio.throttle.read_bps_device") :
+                                "io.max";
+        int r = 0;
+
+        /* An emptied list lifts the limit of every device the file lists now. */
+        if (l->n_io[i] == 0) {
+                _cleanup_free_ char *path = NULL, *buf = NULL;
+                char *line, *save = NULL;
+
+                if (asprintf(&path, "%s/%s", dir, file) < 0)
+                        return -ENOMEM;
+                if (read_small_file(path, &buf) < 0)
+                        return 0;
+                for (line = strtok_r(buf, "\n", &save); line && r >= 0; line = strtok_r(NULL, "\n", &save)) {
+                        unsigned maj, min;
+                        char *v = NULL;
+
+                        if (sscanf(line, "%u:%u", &maj, &min) != 2)
+                                continue;
+                        if (asprintf(&v, v1 ? "%u:%u 0" : "%u:%u %s=max", maj, min, i ? "wbps" : "rbps") < 0)
+                                return -ENOMEM;
+                        r = plan_add(plan, dir, file, v);
+                        if (r >= 0)
+                                plan->w[plan->n - 1].blind = true;
+                }
+                return r;
+        }
+        for (size_t k = 0; k < l->n_io[i] && r >= 0; k++) {
+                uint64_t b = l->io[i][k].bytes;
+                char *v = NULL;
+
+                if (v1)
+                        r = asprintf(&v, "%u:%u %" PRIu64, major(d->io[i][k]), minor(d->io[i][k]),
+                                     b == UINT64_MAX ? 0 : b);
+                else if (b == UINT64_MAX)
+                        r = asprintf(&v, "%u:%u %s=max", major(d->io[i][k]), minor(d->io[i][k]), i ? "wbps" : "rbps");
+                else
+                        r = asprintf(&v, "%u:%u %s=%" PRIu64, major(d->io[i][k]), minor(d->io[i][k]),
+                                     i ? "wbps" : "rbps", b);
+                if (r < 0)
+                        return -ENOMEM;
+                /* Reading io.max back gives every device's line, not one to restore. */
+                r = plan_add(plan, dir, file, v);
+                if (r >= 0)
+                        plan->w[plan->n - 1].blind = true;
+        }
+        return r;
+}
+
+/* The devices a container always has (berth-spawn's built-in policy): null, zero, full, random,
+ * urandom, tty, console, ptmx, net/tun and the pty slaves. */
+static const char *const v1_builtin_devices[] = {
+        "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm",
+        "c 5:2 rwm", "c 10:200 rwm", "c 136:* rw", "c 137:* rw", "c 138:* rw", "c 139:* rw",
+        "c 140:* rw", "c 141:* rw", "c 142:* rw", "c 143:* rw",
+};
+
+/* An empty DeviceAllow lifts the v1 restriction (berth-spawn's own policy still holds); a list
+ * closes the cgroup to the built-in devices and the listed ones. */
+static int plan_devices_v1(Plan *plan, const char *dir, const ResourceLimits *l, const Devices *d) {
+        int r;
+
+        if (l->n_devices == 0)
+                return plan_add_blind(plan, dir, "devices.allow", "a");
+        r = plan_add_blind(plan, dir, "devices.deny", "a");
+        for (size_t k = 0; k < ELEMENTSOF(v1_builtin_devices) && r >= 0; k++)
+                r = plan_add_blind(plan, dir, "devices.allow", v1_builtin_devices[k]);
+        for (size_t k = 0; k < l->n_devices && r >= 0; k++) {
+                char v[64];
+
+                snprintf(v, sizeof v, "%c %u:%u %s", d->type[k], major(d->dev[k]), minor(d->dev[k]),
+                         l->devices[k].access);
+                r = plan_add_blind(plan, dir, "devices.allow", v);
+        }
+        return r;
+}
+
+/* v1 limits memory plus swap together: MemorySwapMax is added to the memory limit the call sets,
+ * or else to the one in force. */
+static int plan_swap_v1(Plan *plan, const char *dir, const ResourceLimits *l) {
+        _cleanup_free_ char *cur = NULL, *f = NULL;
+        uint64_t mem, swap = l->value[RESOURCE_MEMORY_SWAP_MAX];
+
+        if (swap == UINT64_MAX)
+                return plan_add(plan, dir, "memory.memsw.limit_in_bytes", strdup("-1"));
+        if (resource_limits_has(l, RESOURCE_MEMORY_MAX))
+                mem = l->value[RESOURCE_MEMORY_MAX];
+        else {
+                if (asprintf(&f, "%s/memory.limit_in_bytes", dir) < 0)
+                        return -ENOMEM;
+                if (read_small_file(f, &cur) < 0 || sscanf(cur, "%" SCNu64, &mem) != 1)
+                        return -EIO;
+        }
+        /* Without a memory limit, memory plus swap has no meaning v1 can express. */
+        if (mem == UINT64_MAX || mem >= (UINT64_C(1) << 62) || swap > (UINT64_C(1) << 62))
+                return -EOPNOTSUPP;
+        return plan_add(plan, dir, "memory.memsw.limit_in_bytes", u64_str(mem + swap));
+}
+
+static int plan_v2(Plan *plan, const char *dir, const ResourceLimits *l, ResourceProperty p, const Devices *d) {
         _cleanup_free_ char *bfq = NULL;
         char *v = NULL;
         int r;
@@ -196,6 +411,12 @@ static int plan_v2(Plan *plan, const char *dir, const ResourceLimits *l, Resourc
                 if (asprintf(&v, "default %" PRIu64, l->value[p]) < 0)
                         return -ENOMEM;
                 return plan_add(plan, dir, "io.weight", v);
+        case RESOURCE_MEMORY_SWAP_MAX:
+                return plan_add(plan, dir, "memory.swap.max", u64_or(l->value[p], "max"));
+        case RESOURCE_IO_READ_BANDWIDTH_MAX:
+        case RESOURCE_IO_WRITE_BANDWIDTH_MAX:
+                return plan_io(plan, dir, l, p, d, false);
+        case RESOURCE_DEVICE_ALLOW:
         case _RESOURCE_MAX:
         case _RESOURCE_INVALID:
         default:
@@ -203,13 +424,20 @@ static int plan_v2(Plan *plan, const char *dir, const ResourceLimits *l, Resourc
         }
 }
 
-static int plan_v1(Plan *plan, const char *dir, const ResourceLimits *l, ResourceProperty p) {
+static int plan_v1(Plan *plan, const char *dir, const ResourceLimits *l, ResourceProperty p, const Devices *d) {
         _cleanup_free_ char *parent = NULL, *bfq = NULL;
         char *v = NULL;
         int r;
 
         switch (p) {
         case RESOURCE_MEMORY_MAX:
+                /* The kernel keeps memory+swap at or above memory: lift it first, then set it
+                 * again after the memory limit. */
+                if (resource_limits_has(l, RESOURCE_MEMORY_SWAP_MAX)) {
+                        r = plan_add(plan, dir, "memory.memsw.limit_in_bytes", strdup("-1"));
+                        if (r < 0)
+                                return r;
+                }
                 return plan_add(plan, dir, "memory.limit_in_bytes", u64_or(l->value[p], "-1"));
         case RESOURCE_MEMORY_HIGH:
                 /* v1 has no throttling threshold: the soft limit (reclaimed first under
@@ -246,6 +474,13 @@ static int plan_v1(Plan *plan, const char *dir, const ResourceLimits *l, Resourc
                         return plan_add(plan, dir, "blkio.bfq.weight",
                                         u64_str(io_weight_to_bfq(l->value[p])));
                 return plan_add(plan, dir, "blkio.weight", u64_str(io_weight_to_blkio(l->value[p])));
+        case RESOURCE_MEMORY_SWAP_MAX:
+                return plan_swap_v1(plan, dir, l);
+        case RESOURCE_IO_READ_BANDWIDTH_MAX:
+        case RESOURCE_IO_WRITE_BANDWIDTH_MAX:
+                return plan_io(plan, dir, l, p, d, true);
+        case RESOURCE_DEVICE_ALLOW:
+                return plan_devices_v1(plan, dir, l, d);
         case _RESOURCE_MAX:
         case _RESOURCE_INVALID:
         default:
@@ -340,10 +575,12 @@ static int plan_run(Plan *plan) {
         for (i = 0; i < plan->n; i++) {
                 Write *w = &plan->w[i];
 
-                r = read_small_file(w->path, &w->old);
-                if (r < 0)
-                        break;
-                w->old[strcspn(w->old, "\n")] = 0;
+                if (!w->blind) {
+                        r = read_small_file(w->path, &w->old);
+                        if (r < 0)
+                                break;
+                        w->old[strcspn(w->old, "\n")] = 0;
+                }
                 r = write_string_file(w->path, w->value);
                 if (r < 0) {
                         log_debug_errno(r, "Failed to write '%s' to %s: %m", w->value, w->path);
@@ -354,7 +591,8 @@ static int plan_run(Plan *plan) {
                 return 0;
         /* Undo, newest first (a v1 quota goes before its period). */
         while (i-- > 0)
-                (void) write_string_file(plan->w[i].path, plan->w[i].old);
+                if (plan->w[i].old)
+                        (void) write_string_file(plan->w[i].path, plan->w[i].old);
         return r;
 }
 
@@ -364,23 +602,73 @@ static bool endswith(const char *s, const char *suffix) {
         return a >= b && streq(s + a - b, suffix);
 }
 
+/* What a user needs to know about a property this host cannot apply: the property and what
+ * it lacks, e.g. "MemorySwapMax (no memory controller in cgroup2, no memory.memsw.limit_in_bytes
+ * in cgroup v1)". */
+static char *what_missing(ResourceProperty p) {
+        const char *name = resource_property_to_string(p), *v2 = v2_controller[p];
+        char *s = NULL;
+        int r;
+
+        if (!v2)
+                r = asprintf(&s, "%s (no %s controller in cgroup v1, and cgroup2 has none)", name, v1_controller[p]);
+        else if (v1_needs[p])
+                r = asprintf(&s, "%s (no %s controller in cgroup2, no %s in cgroup v1)", name, v2, v1_needs[p]);
+        else
+                r = asprintf(&s, "%s (no %s controller in cgroup2 or cgroup v1)", name, v2);
+        return r < 0 ? NULL : s;
+}
+
+int resources_check_available(const char *v2_root, const char *v1_root, const ResourceLimits *l,
+                              char **ret_what) {
+        _cleanup_free_ char *ctl = NULL;
+
+        if (asprintf(&ctl, "%s/cgroup.controllers", v2_root) < 0)
+                return -ENOMEM;
+        for (int p = 0; p < _RESOURCE_MAX; p++) {
+                _cleanup_free_ char *v1 = NULL;
+
+                /* systemd closes devices with a BPF program on cgroup2, which every host has. */
+                if (!resource_limits_has(l, p) || p == RESOURCE_DEVICE_ALLOW)
+                        continue;
+                if (word_in_file(ctl, v2_controller[p]))
+                        continue;
+                if (asprintf(&v1, "%s/%s/%s", v1_root, v1_controller[p], v1_needs[p] ?: "cgroup.procs") < 0)
+                        return -ENOMEM;
+                if (access(v1, F_OK) >= 0)
+                        continue;
+                if (ret_what)
+                        *ret_what = what_missing(p);
+                return -EOPNOTSUPP;
+        }
+        return 0;
+}
+
 int resources_apply_cgroupfs(const CgroupfsTarget *t, const ResourceLimits *l, char ***v1_dirs,
                              char **ret_what) {
         _cleanup_(plan_done) Plan plan = {};
+        _cleanup_free_ Devices *devices = NULL;
         char *where[_RESOURCE_MAX] = {};
         int r = 0, p;
 
-        /* Everything is located before anything is touched: a property with nowhere to go
-         * must not leave the others half applied. */
+        devices = calloc(1, sizeof(Devices));
+        if (!devices)
+                return -ENOMEM;
+        /* Everything is located before anything is touched: a property with nowhere to go, or a
+         * device that is not there, must not leave the others half applied. */
+        r = resolve_devices(t, l, devices, ret_what);
         for (p = 0; p < _RESOURCE_MAX && r >= 0; p++)
-                if (resource_limits_has(l, p))
+                if (resource_limits_has(l, p)) {
                         r = locate(t, p, &where[p]);
-        if (r >= 0)
-                for (p = 0; p < _RESOURCE_MAX && r >= 0; p++)
-                        if (where[p] && !where[p][0])
-                                r = v2_enable(t, v2_controller[p]);
-        if (r == -EOPNOTSUPP && ret_what)
-                *ret_what = strdup(resource_property_to_string(p - 1));
+                        if (r == -EOPNOTSUPP && ret_what)
+                                *ret_what = what_missing(p);
+                }
+        for (p = 0; p < _RESOURCE_MAX && r >= 0; p++)
+                if (where[p] && !where[p][0]) {
+                        r = v2_enable(t, v2_controller[p]);
+                        if (r == -EOPNOTSUPP && ret_what)
+                                *ret_what = what_missing(p);
+                }
 
         for (p = 0; p < _RESOURCE_MAX && r >= 0; p++) {
                 if (!where[p])
@@ -391,9 +679,12 @@ int resources_apply_cgroupfs(const CgroupfsTarget *t, const ResourceLimits *l, c
                                 r = strv_extend(v1_dirs, where[p]);
                         if (r < 0)
                                 break;
-                        r = plan_v1(&plan, where[p], l, p);
+                        r = plan_v1(&plan, where[p], l, p, devices);
+                        if (r == -EOPNOTSUPP && ret_what && !*ret_what)
+                                *ret_what = strdup("MemorySwapMax (cgroup v1 limits memory and swap together: "
+                                                   "it needs a MemoryMax)");
                 } else
-                        r = plan_v2(&plan, t->v2_path, l, p);
+                        r = plan_v2(&plan, t->v2_path, l, p, devices);
         }
         if (r >= 0)
                 r = plan_run(&plan);
