@@ -2,7 +2,6 @@
 /* The registry of transfers, and the worker that runs one: its job in a child, then the rename into the pool. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,78 +106,32 @@ Transfer *transfer_free(Transfer *t) {
 
 /* ---- the worker (runs in a forked process, never in berthd) ---- */
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
-void transfer_report_progress(int progress_fd, uint64_t done, uint64_t total) {
-        /* Per process: every worker child reports for one job only. */
-        static uint64_t last;
-        uint64_t n = now_usec();
-        uint32_t ppm;
-
-        if (progress_fd < 0 || total == 0 || (last != 0 && n - last < 100000))
-                return;
-        last = n;
-        ppm = done >= total ? 1000000U : (uint32_t) (done * 1000000.0 / (double) total);
-        /* Non-blocking: a busy berthd makes us skip a report, never wait. */
-        (void) !write(progress_fd, &ppm, sizeof(ppm));
-}
-
-/* nftw() passes no state but through a static; only workers walk trees. */
-static uint64_t walk_bytes;
-
-static int walk_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        if (flag == FTW_F && S_ISREG(st->st_mode))
-                walk_bytes += (uint64_t) st->st_size;
-        return 0;
-}
-
-uint64_t transfer_tree_bytes(const char *path) {
-        walk_bytes = 0;
-        (void) nftw(path, walk_one, 16, FTW_PHYS | FTW_MOUNT);
-        return walk_bytes;
-}
-
-static int run_job(const TransferJob *j, char *errbuf, size_t errsize) {
-        switch (j->type) {
-        case TRANSFER_IMPORT_TAR:
-                return import_tar_run(j, errbuf, errsize);
-        case TRANSFER_IMPORT_RAW:
-                return import_raw_run(j, errbuf, errsize);
-        case TRANSFER_IMPORT_FS:
-                return import_fs_run(j, errbuf, errsize);
-        case TRANSFER_EXPORT_TAR:
-                return export_tar_run(j, errbuf, errsize);
-        case TRANSFER_EXPORT_RAW:
-                return export_raw_run(j, errbuf, errsize);
-        case TRANSFER_CLONE: /* never a TransferJob */
-        case _TRANSFER_TYPE_MAX:
-        case _TRANSFER_TYPE_INVALID:
-                break;
-        }
-        return -EINVAL;
-}
-
-/* The child: does the job, sends an error message (if any) through ERR_FD, exits. */
+/* The child: execs berth-transfer for the job, which sends an error message (if any) through
+ * ERR_FD. libarchive and the libraries it pulls in (libxml2, ICU, libstdc++: 2.7 MiB of berthd's
+ * resident memory when linked in) are loaded there only, while a transfer runs. */
 static _noreturn_ void job_child(const TransferJob *j, pid_t parent, int err_fd, const sigset_t *old) {
-        char errbuf[512] = "";
-        int r;
+        const int fds[] = { j->input_fd, j->output_fd, j->progress_fd, err_fd };
+        char a[6][24];
+        const char *e = getenv("BERTH_TRANSFER"), *path;
 
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
                 _exit(EXIT_FAILURE);
         (void) sigprocmask(SIG_SETMASK, old, NULL);
-        r = run_job(j, errbuf, sizeof(errbuf));
-        if (r < 0) {
-                if (!errbuf[0])
-                        (void) snprintf(errbuf, sizeof(errbuf), "%s", strerror(-r));
-                (void) !write(err_fd, errbuf, strlen(errbuf));
-                _exit(r == -EEXIST ? 3 : 1);
-        }
-        _exit(0);
+        /* Exactly these cross the exec: the worker closed everything else of berthd's. */
+        for (size_t i = 0; i < ELEMENTSOF(fds); i++)
+                if (fds[i] >= 0 && fcntl(fds[i], F_SETFD, 0) < 0)
+                        _exit(EXIT_FAILURE);
+        (void) snprintf(a[0], sizeof(a[0]), "%i", (int) j->type);
+        (void) snprintf(a[1], sizeof(a[1]), "%i", j->input_fd);
+        (void) snprintf(a[2], sizeof(a[2]), "%i", j->output_fd);
+        (void) snprintf(a[3], sizeof(a[3]), "%i", j->progress_fd);
+        (void) snprintf(a[4], sizeof(a[4]), "%i", err_fd);
+        (void) snprintf(a[5], sizeof(a[5]), "%i", (int) j->compression);
+        path = !isempty(e) && e[0] == '/' ? e : LIBEXECDIR "/berth-transfer";
+        execl(path, "berth-transfer", a[0], a[1], a[2], a[3], a[4], a[5], j->allow_devices ? "1" : "0",
+              j->temp_path ?: "", (char *) NULL);
+        (void) dprintf(err_fd, "Failed to run %s: %s", path, strerror(errno));
+        _exit(EXIT_FAILURE);
 }
 
 /* Puts the finished import in place: next to nothing, or exchanged with the image it
