@@ -53,6 +53,9 @@ need_root() {
 # Scratch space on the real disk (not tmpfs): idmapped mounts and chown need a real filesystem.
 mkscratch() {
 	local base=${BERTH_TEST_TMP:-/var/tmp}
+	# Once per test: a second call (a test's own, then berthd_setup's) would lose the first
+	# directory, which the EXIT trap then never removes.
+	[ -n "${SCRATCH:-}" ] && [ -d "$SCRATCH" ] && return 0
 	SCRATCH=$(mktemp -d "$base/berth-test.XXXXXX")
 	trap 'cleanup_scratch' EXIT
 }
