@@ -57,6 +57,8 @@ R=$SH/results.txt
 CGROOT=/sys/fs/cgroup/unified
 HP=k$$ # name prefix of the host's (cgroupfs) machines: other tests use machine.slice too
 started=0 DBUS_PID= BERTHD_PID= SLICE_EXISTED=1
+V1_SLICE=/sys/fs/cgroup/systemd/machine.slice V1_SLICE_EXISTED=0
+[ -d "$V1_SLICE" ] && V1_SLICE_EXISTED=1
 
 cleanup() {
 	local rc=$? f d
@@ -76,6 +78,12 @@ cleanup() {
 		[ -d "$d" ] && { log "LEFT BEHIND: $d"; rc=1; }
 	done
 	[ "$SLICE_EXISTED" = 1 ] || rmdir "$CGROOT/machine.slice" 2>/dev/null
+	# nspawn in the testhost mirrors its scopes into the host's v1 name=systemd hierarchy and
+	# never removes them (nor machine.slice there).
+	for d in "$V1_SLICE"/machine-np\\x2d*.scope "$V1_SLICE"/machine-nr\\x2d*.scope; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	[ "$V1_SLICE_EXISTED" = 1 ] || rmdir "$V1_SLICE" 2>/dev/null
 	[ -d "$_th_cgroot/berth-testhost-$TH" ] && { log "LEFT BEHIND: $_th_cgroot/berth-testhost-$TH"; rc=1; }
 	# The raw figures, also of a run that did not finish.
 	[ -n "${BENCH_SCALE_KEEP:-}" ] && cp "$R" "$BENCH_SCALE_KEEP"

@@ -29,23 +29,11 @@ links() {
 has_link() { ip -o link show dev "$1" >/dev/null 2>&1; }
 no_link() { ! has_link "$1"; }
 ports_of() { ip -o link show master "$1" 2>/dev/null | awk -F': ' '{ n = $2; sub(/@.*/, "", n); print n }' | sort | tr '\n' ' '; }
-wait_for() { # SECONDS CMD...: polls CMD every 0.1 s
-	local n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
-job_ended() { [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 hostping() { /bin/busybox ping -c 1 -W 2 "$@" >/dev/null 2>&1; }
 hostping6() { /bin/busybox ping6 -c 1 -W 2 "$@" >/dev/null 2>&1; }
 ll6() { ip -6 -o addr show dev "$1" scope link 2>/dev/null | grep -v tentative | sed -n 's/.* \(fe80::[0-9a-f:]*\)\/.*/\1/p' | head -n1; }
 
 STARTED=()
-descendants() {
-	local p c
-	for p in "$@"; do
-		for c in $(pgrep -P "$p"); do echo "$c"; descendants "$c"; done
-	done
-}
 cleanup_links() {
 	local p l
 	for p in "${STARTED[@]}"; do
@@ -100,15 +88,6 @@ start_ct() {
 		sed 's/^/#   /' "$tree.log" >&2
 		return 1
 	}
-}
-# finish JOB SECONDS: waits for the job to end, reaps it, sets RC (124: it had to be killed).
-finish() {
-	if wait_for "$2" job_ended "$1"; then
-		wait "$1"; RC=$?
-	else
-		kill -KILL $(descendants "$1") "$1" 2>/dev/null
-		wait "$1"; RC=124
-	fi
 }
 stop_ct() { touch "$1/mnt/go"; finish "$2" 20; }
 

@@ -25,12 +25,6 @@ TABLE=berth-$NAME
 [ ${#VE} -le 15 ] || { NAME=bport; VE=ve-bport; TABLE=berth-bport; }
 
 STARTED=()
-descendants() {
-	local p c
-	for p in "$@"; do
-		for c in $(pgrep -P "$p"); do echo "$c"; descendants "$c"; done
-	done
-}
 cleanup_ports() {
 	local p l
 	for p in "${STARTED[@]}" "${ORPHANS[@]}"; do
@@ -44,12 +38,6 @@ cleanup_ports() {
 ORPHANS=()
 on_cleanup cleanup_ports
 
-wait_for() { # SECONDS CMD...: polls CMD every 0.1 s
-	local n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
-job_ended() { [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 # nsenter, not `ip netns exec`: that mounts a sysfs of its own, without the cgroup2 hierarchy.
 in_host() { nsenter --net="/run/netns/$HNS" "$@"; }
 host_tables() { in_host nft list tables 2>/dev/null; }

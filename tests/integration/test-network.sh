@@ -52,25 +52,12 @@ same_link() {
 	[ -n "$a" ] && [ "$a" = "$b" ]
 }
 
-wait_for() { # SECONDS CMD...: polls CMD every 0.1 s
-	local n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-	return 1
-}
-# A background job has ended once it is gone or a zombie (we reap it with `wait` after).
-job_ended() { [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 link_gone() { ! host_link_exists "$1"; }
 
 # Jobs we started (the `timeout` wrapping berth-spawn) and links that may be ours, for cleanup
 # on any path: kill what descends from our jobs, by PID, then delete our links by exact name.
 STARTED=()
 OUR_LINKS=()
-descendants() {
-	local p c
-	for p in "$@"; do
-		for c in $(pgrep -P "$p"); do echo "$c"; descendants "$c"; done
-	done
-}
 cleanup_network() {
 	local p l
 	for p in "${STARTED[@]}"; do
@@ -115,15 +102,6 @@ start_veth() {
 		sed 's/^/#   /' "$tree.log" >&2
 		return 1
 	}
-}
-# finish JOB SECONDS: waits for the job to end, reaps it, sets RC (124: it had to be killed).
-finish() {
-	if wait_for "$2" job_ended "$1"; then
-		wait "$1"; RC=$?
-	else
-		kill -KILL $(descendants "$1") "$1" 2>/dev/null
-		wait "$1"; RC=124
-	fi
 }
 
 T1=$SCRATCH/tree1

@@ -11,7 +11,7 @@
 #   list                    "name class service path" per machine, sorted
 #   in_scope PID NAME       PID lives in machine.slice/machine-NAME.scope
 #   gone NAME / dead PID    NAME is not listed / PID does not exist
-#   wait_for SECONDS CMD... polls CMD every 0.1 s
+#   wait_for SECONDS CMD... polls CMD every 0.1 s (libtest.sh)
 #   listed NAME             NAME is in ListMachines
 #   bg_spawn NAME ARGS...   berth-spawn ARGS in the background on $BUS (under libtest's spawn
 #                           timeout): its pid in $SPAWN, its output in $SCRATCH/NAME.out
@@ -25,12 +25,6 @@
 # scopes), $PIDS (append background processes to kill at exit), $BERTHD_PID, $SCRATCH/berthd.log.
 
 BERTHD=${BERTHD:-${BUILD_ROOT:-}/src/daemon/berthd}
-
-wait_for() {
-	local n=$(($1 * 10)); shift
-	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
-	return 1
-}
 
 call() {
 	gdbus call --address "$BUS" --dest org.berth.machine1 --object-path /org/berth/machine1 \

@@ -106,6 +106,30 @@ _descendants() {
 			}
 		}'
 }
+# wait_for SECONDS CMD...: polls CMD every 0.1 s until it succeeds; 1 if it never did.
+wait_for() {
+	local n=$(($1 * 10)); shift
+	for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+# A background job has ended once it is gone or a zombie (reap it with `wait` after).
+job_ended() { [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+# descendants PID...: every process below them, depth first.
+descendants() {
+	local p c
+	for p in "$@"; do
+		for c in $(pgrep -P "$p"); do echo "$c"; descendants "$c"; done
+	done
+}
+# finish JOB SECONDS: waits for the job to end, reaps it, sets RC (124: it had to be killed).
+finish() {
+	if wait_for "$2" job_ended "$1"; then
+		wait "$1"; RC=$?
+	else
+		kill -KILL $(descendants "$1") "$1" 2>/dev/null
+		wait "$1"; RC=124
+	fi
+}
 leak_begin() { _leak_before=$(leak_snapshot); }
 leak_check() {
 	local after
