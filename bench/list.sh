@@ -100,13 +100,18 @@ th "$client" run berthctl-list "$CLI_RUNS" berthctl --no-pager list >>"$R"
 th "$client" run berthctl-list-old "$OLD_RUNS" env BERTHCTL_LIST_PER_MACHINE=1 berthctl --no-pager list >>"$R"
 th "$client" run busctl-list 20 busctl call org.berth.machine1 /org/berth/machine1 \
 	org.berth.machine1.Manager ListMachines >>"$R"
-log "berthctl list after the cache went stale (3 s idle) x $COLD_RUNS..."
+log "berthctl list after 3 s idle, each followed by one at once (warm), x $COLD_RUNS..."
 : >"$SH/cold.txt"
+: >"$SH/coldwarm.txt"
 for _ in $(seq "$COLD_RUNS"); do
 	sleep 3
 	th "$client" run berthctl-list-cold 1 berthctl --no-pager list | awk '{ print $4 }' >>"$SH/cold.txt"
+	th "$client" run berthctl-list-warm 1 berthctl --no-pager list | awk '{ print $4 }' >>"$SH/coldwarm.txt"
 done
-printf 'berthctl-list-cold wall %s\n' "$(sort -n "$SH/cold.txt" | awk '{ v[NR] = $1 } END { printf "%d %.4f %.4f %.4f %.4f", NR, v[int((NR + 1) / 2)], v[NR], v[1], v[NR] }')" >>"$R"
+# The same columns as registry-client's: runs, median, p95, min, max.
+stats() { sort -n "$1" | awk '{ v[NR] = $1 } END { printf "%d %.4f %.4f %.4f %.4f", NR, v[int((NR + 1) / 2)], v[int(NR * 0.95 + 0.999)], v[1], v[NR] }'; }
+printf 'berthctl-list-cold wall %s\n' "$(stats "$SH/cold.txt")" >>"$R"
+printf 'berthctl-list-coldwarm wall %s\n' "$(stats "$SH/coldwarm.txt")" >>"$R"
 entries=$(th berthctl --no-pager --no-legend list | wc -l)
 mem end
 
@@ -121,17 +126,18 @@ echo
 echo "## Calls with $N machines, ms ($RUNS calls each, one sd-bus connection, interleaved)"
 echo "| call | median | p95 | min | max |"
 echo "|---|---|---|---|---|"
-for m in ListMachines ListMachinesEx ListMachinesEx-fresh; do
+for m in RegisterMachine ListMachines ListMachinesEx ListMachinesEx-fresh; do
 	echo "| $m | $(get berthd "$m" 4) | $(get berthd "$m" 5) | $(get berthd "$m" 6) | $(get berthd "$m" 7) |"
 done
 echo
 echo "## Whole commands with $N machines (wall ms, fork to exit)"
 echo "| command | runs | median | p95 | min |"
 echo "|---|---|---|---|---|"
-for l in berthctl-list berthctl-list-cold berthctl-list-old busctl-list; do
+for l in berthctl-list berthctl-list-cold berthctl-list-coldwarm berthctl-list-old busctl-list; do
 	echo "| $l | $(get "$l" wall 3) | $(get "$l" wall 4) | $(get "$l" wall 5) | $(get "$l" wall 6) |"
 done
 echo
+echo "berthctl-list-cold: after 3 s of nobody listing; berthctl-list-coldwarm: the run right after each of those (the pairs share the machine's load)."
 echo "berthctl list printed $entries rows; ListMachinesEx entries still unread after the first calls: $(get berthd ex-pending-last 3)."
 echo
 echo "## berthd memory and fds"

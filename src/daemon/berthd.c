@@ -69,6 +69,8 @@ static int run(void) {
                 r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
+        /* The address watch's socket, before any machine: berthd's fds do not grow with them. */
+        (void) machine_cache_start(m);
 
         /* Load before taking the name: no client sees a half-restored registry, and machines
          * that survived our restart are never announced as removed or new. */

@@ -11,8 +11,11 @@
  * the worker, which is killed after WORKER_IDLE_USEC, and only that machine is given up on.
  *
  * os-release is read once per machine (at registration, in a batch with the others registered
- * within BATCH_DELAY_USEC); addresses are read again only when someone lists and they are older
- * than MACHINE_ADDRESSES_TTL_USEC, so an idle host costs nothing. */
+ * within BATCH_DELAY_USEC). Addresses come from the address watch (netns-watch.c: one rtnetlink
+ * socket hearing every machine's namespace), so they are always current and no list waits for
+ * them; only a machine the watch cannot follow (it shares our namespace, or the kernel could not
+ * give its namespace an nsid) has them read by the worker, again when someone lists and they are
+ * older than MACHINE_ADDRESSES_TTL_USEC, so an idle host costs nothing. */
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -28,6 +31,7 @@
 #include "machine-cache.h"
 #include "machine-inside.h"
 #include "manager.h"
+#include "netns-watch.h"
 #include "resolve.h"
 
 /* Registrations within this delay share one worker. */
@@ -95,6 +99,9 @@ struct MachineCache {
         bool rerun;        /* something became stale meanwhile: another batch after this one */
 
         Waiter *waiters;
+
+        /* NULL when it could not be made: every machine is read the old way. */
+        NetnsWatch *watch;
 };
 
 static uint64_t now_monotonic(Manager *m) {
@@ -115,7 +122,7 @@ static bool info_addresses_stale(const Machine *machine, uint64_t now) {
         const MachineInfo *i = &machine->info;
 
         /* The host's network too: a leader may leave it after registering. */
-        return !i->addresses_uncacheable &&
+        return i->netns_state != NETNS_WATCHED && !i->addresses_uncacheable &&
                (i->addresses_usec == 0 || now >= i->addresses_usec + MACHINE_ADDRESSES_TTL_USEC);
 }
 
@@ -127,6 +134,14 @@ static bool info_settle_non_container(Machine *machine, uint64_t now) {
         machine->info.os_known = true;
         machine->info.addresses_usec = now;
         return true;
+}
+
+/* Hands MACHINE's addresses to the watch, if it was not looked at yet. */
+static void info_try_watch(MachineCache *c, Machine *machine) {
+        if (!c || !c->watch || machine->info.netns_state != NETNS_UNTRIED ||
+            machine->class != MACHINE_CONTAINER || machine->leader_pidfd < 0)
+                return;
+        (void) netns_watch_add(c->watch, machine);
 }
 
 /* ---- the worker (a fork of berthd) ---- */
@@ -415,11 +430,18 @@ static void apply_record(MachineCache *c, const uint8_t *buf, size_t n) {
                 return;
         if (item->os)
                 info_set_os(item->machine, rec, blob, now_monotonic(c->manager));
-        if (item->addresses) {
+        /* (The watch took it over meanwhile: its addresses are newer.) */
+        if (item->addresses && item->machine->info.netns_state != NETNS_WATCHED) {
                 AddressRecord a[MACHINE_ADDRESSES_MAX];
 
                 memcpy(a, blob + rec->os_size, rec->n_addresses * sizeof(AddressRecord));
                 info_set_addresses(&item->machine->info, rec, a, now_monotonic(c->manager));
+                /* It left our namespace since the watch looked: the watch follows it now. */
+                if (rec->addresses_error >= 0 && !rec->host_network &&
+                    item->machine->info.netns_state == NETNS_HOST) {
+                        item->machine->info.netns_state = NETNS_UNTRIED;
+                        info_try_watch(c, item->machine);
+                }
         }
 }
 
@@ -467,6 +489,7 @@ static int collect_batch(MachineCache *c) {
 
                 if (info_settle_non_container(i, now))
                         continue;
+                info_try_watch(c, i);
                 os = info_os_wanted(i);
                 addresses = info_addresses_stale(i, now);
                 if (!os && !addresses)
@@ -566,6 +589,7 @@ static int on_event_exit(sd_event_source *s, void *userdata) {
 
 static MachineCache *cache_get(Manager *m) {
         MachineCache *c;
+        int r;
 
         if (m->machine_cache)
                 return m->machine_cache;
@@ -579,7 +603,14 @@ static MachineCache *cache_get(Manager *m) {
                 return NULL;
         }
         m->machine_cache = c;
+        r = netns_watch_new(m, &c->watch);
+        if (r < 0)
+                log_warning_errno(r, "Cannot watch machines' addresses, reading them when asked: %m");
         return c;
+}
+
+int machine_cache_start(Manager *m) {
+        return cache_get(m) ? 0 : -ENOMEM;
 }
 
 void machine_cache_free(Manager *m) {
@@ -590,6 +621,7 @@ void machine_cache_free(Manager *m) {
         worker_stop(c);
         while (c->waiters)
                 waiter_free(c->waiters);
+        c->watch = netns_watch_free(c->watch);
         sd_event_source_disable_unref(c->batch_timer);
         sd_event_source_disable_unref(c->exit_source);
         free(c);
@@ -599,6 +631,7 @@ void machine_cache_free(Manager *m) {
 void machine_cache_machine_new(Manager *m, Machine *machine) {
         MachineCache *c = cache_get(m);
 
+        /* The watch takes it up in the batch (collect_batch()), not in the registration's call. */
         if (c && !info_settle_non_container(machine, now_monotonic(m)))
                 cache_schedule(c, BATCH_DELAY_USEC);
 }
@@ -612,6 +645,7 @@ void machine_cache_machine_free(Machine *machine) {
                 if (i->batch_slot <= c->n_items && c->items[i->batch_slot - 1].machine == machine)
                         c->items[i->batch_slot - 1].machine = NULL;
         }
+        netns_watch_remove(machine);
         free(i->os_release);
         free(i->addresses);
         *i = (MachineInfo) {};
@@ -660,6 +694,26 @@ static int append_addresses(sd_bus_message *reply, const MachineInfo *i) {
         if (r < 0)
                 return r;
         return sd_bus_message_close_container(reply);
+}
+
+int machine_cache_reply_addresses(Manager *m, Machine *machine, sd_bus_message *message) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        MachineCache *c = m->machine_cache;
+        int r;
+
+        if (!c || !c->watch)
+                return 0;
+        netns_watch_drain(c->watch);
+        if (machine->info.netns_state != NETNS_WATCHED || machine->info.addresses_usec == 0 ||
+            machine->info.addresses_uncacheable)
+                return 0;
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = append_addresses(reply, &machine->info);
+        if (r < 0)
+                return r;
+        r = sd_bus_send(NULL, reply, NULL);
+        return r < 0 ? r : 1;
 }
 
 static uint32_t info_flags(const Machine *machine, uint64_t now) {
@@ -747,6 +801,13 @@ int method_list_machines_ex(sd_bus_message *message, void *userdata, sd_bus_erro
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "Unknown flags 0x%llx",
                                          (unsigned long long) flags);
 
+        /* What the watch has queued (a change just made inside is shown), and machines it did
+         * not look at yet (restored after our restart). */
+        if (m->machine_cache && m->machine_cache->watch) {
+                netns_watch_drain(m->machine_cache->watch);
+                for (Machine *i = m->machines; i; i = i->next)
+                        info_try_watch(m->machine_cache, i);
+        }
         stale = any_stale(m);
         running = m->machine_cache && m->machine_cache->pid > 0;
         c = stale || running ? cache_get(m) : NULL;

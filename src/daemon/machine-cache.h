@@ -10,8 +10,10 @@
 typedef struct Manager Manager;
 typedef struct Machine Machine;
 typedef struct MachineCache MachineCache;
+typedef struct NetnsEntry NetnsEntry;
 
-/* Addresses older than this are read again when someone asks (never when nobody does). */
+/* Addresses older than this are read again when someone asks (never when nobody does); only for
+ * machines the address watch (netns-watch.c) does not follow: those are always current. */
 #define MACHINE_ADDRESSES_TTL_USEC (2ULL * 1000000ULL)
 /* At most this many addresses are cached per machine; a machine with more is answered by
  * GetMachineAddresses (ADDRESSES_PENDING), so that no list ever shows a cut one. */
@@ -23,7 +25,8 @@ enum {
         MACHINE_INFO_OS_PENDING = 1U << 0,
         /* Addresses not read yet, or not cacheable: GetMachineAddresses has the answer. */
         MACHINE_INFO_ADDRESSES_PENDING = 1U << 1,
-        /* Addresses older than MACHINE_ADDRESSES_TTL_USEC; a refresh is under way. */
+        /* Addresses older than MACHINE_ADDRESSES_TTL_USEC (a machine the address watch does not
+         * follow); a refresh is under way. */
         MACHINE_INFO_ADDRESSES_STALE = 1U << 2,
         /* The machine shares the host's network namespace: no addresses of its own. */
         MACHINE_INFO_NO_PRIVATE_NETWORK = 1U << 3,
@@ -36,7 +39,8 @@ enum {
 
 /* ListMachinesEx's flags (in). */
 enum {
-        /* Wait (at most LIST_FRESH_WAIT_USEC) until pending and stale entries were read. */
+        /* Wait (at most LIST_FRESH_WAIT_USEC) until pending and stale entries were read: the
+         * os-release of new machines, and the addresses of those the watch does not follow. */
         LIST_MACHINES_FRESH = 1ULL << 0,
         _LIST_MACHINES_FLAGS_ALL = LIST_MACHINES_FRESH,
 };
@@ -60,6 +64,11 @@ typedef struct MachineInfo {
         uint16_t addresses_size;
         /* Index + 1 in the running worker's batch; 0: not in it. */
         uint32_t batch_slot;
+        /* The address watch (netns-watch.c): NETNS_* state, the entry of the machine's network
+         * namespace, and the next machine sharing it. */
+        uint8_t netns_state;
+        NetnsEntry *netns;
+        Machine *netns_next;
 } MachineInfo;
 
 /* A new machine: its os-release and addresses are read soon, in a batch with others. */
@@ -67,8 +76,15 @@ void machine_cache_machine_new(Manager *m, Machine *machine);
 /* MACHINE is being freed: forget it (its cached data, and its slot in a running batch). */
 void machine_cache_machine_free(Machine *machine);
 
+/* Answers GetMachineAddresses from the address watch when it follows MACHINE and has all of
+ * them: 1 when answered, 0 when the caller reads them the old way, < 0 on error. */
+int machine_cache_reply_addresses(Manager *m, Machine *machine, sd_bus_message *message);
+
 /* The ListMachinesEx method, for the Manager's vtable. */
 int method_list_machines_ex(sd_bus_message *message, void *userdata, sd_bus_error *error);
+
+/* Creates the cache and its address watch (berthd's start: the watch's socket is its one fd). */
+int machine_cache_start(Manager *m);
 
 /* Worker and its waiting calls, killed and freed (berthd's exit). */
 void machine_cache_free(Manager *m);

@@ -497,13 +497,16 @@ typedef struct NetlinkDump {
         int error;
 } NetlinkDump;
 
-static int on_addr(const struct nlmsghdr *nlh, void *userdata) {
-        const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-        NetlinkDump *d = userdata;
+int inside_parse_address(const struct nlmsghdr *nlh, AddressRecord *rec) {
+        const struct ifaddrmsg *ifa;
         const struct nlattr *attr, *addr = NULL, *local = NULL;
-        AddressRecord rec = {};
-        uint32_t flags = ifa->ifa_flags;
+        uint32_t flags;
 
+        *rec = (AddressRecord) {};
+        if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*ifa)))
+                return -EBADMSG;
+        ifa = mnl_nlmsg_get_payload(nlh);
+        flags = ifa->ifa_flags;
         mnl_attr_for_each(attr, nlh, sizeof(*ifa)) {
                 if (mnl_attr_get_type(attr) == IFA_ADDRESS)
                         addr = attr;
@@ -512,19 +515,26 @@ static int on_addr(const struct nlmsghdr *nlh, void *userdata) {
                 else if (mnl_attr_get_type(attr) == IFA_FLAGS && mnl_attr_get_payload_len(attr) >= 4)
                         flags = mnl_attr_get_u32(attr);
         }
-        /* Like machined: what others can reach, so no loopback and no address still in DAD. */
-        if (ifa->ifa_scope >= RT_SCOPE_HOST || (flags & (IFA_F_DEPRECATED | IFA_F_TENTATIVE)))
-                return MNL_CB_OK;
         /* On point-to-point links IFA_ADDRESS is the peer; IFA_LOCAL is ours. */
         if (local)
                 addr = local;
         if (!addr || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
+                return -EBADMSG;
+        rec->family = ifa->ifa_family;
+        rec->size = ifa->ifa_family == AF_INET ? 4 : 16;
+        if (mnl_attr_get_payload_len(addr) != rec->size)
+                return -EBADMSG;
+        memcpy(rec->bytes, mnl_attr_get_payload(addr), rec->size);
+        /* Like machined: what others can reach, so no loopback and no address still in DAD. */
+        return !(ifa->ifa_scope >= RT_SCOPE_HOST || (flags & (IFA_F_DEPRECATED | IFA_F_TENTATIVE)));
+}
+
+static int on_addr(const struct nlmsghdr *nlh, void *userdata) {
+        NetlinkDump *d = userdata;
+        AddressRecord rec;
+
+        if (inside_parse_address(nlh, &rec) <= 0)
                 return MNL_CB_OK;
-        rec.family = ifa->ifa_family;
-        rec.size = ifa->ifa_family == AF_INET ? 4 : 16;
-        if (mnl_attr_get_payload_len(addr) != rec.size)
-                return MNL_CB_OK;
-        memcpy(rec.bytes, mnl_attr_get_payload(addr), rec.size);
         d->error = write_all(d->out_fd, &rec, sizeof rec);
         return d->error < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
@@ -694,6 +704,10 @@ static int method_get_addresses(sd_bus_message *message, void *userdata, sd_bus_
         if (r > 0)
                 return sd_bus_error_setf(error, BUS_ERROR_NO_PRIVATE_NETWORKING,
                                          "Machine %s does not use private networking", machine->name);
+        /* The address watch has them, current: no child to fork. */
+        r = machine_cache_reply_addresses(machine->manager, machine, message);
+        if (r != 0)
+                return r;
         return query_start(machine->manager, message, child_in_ns, &c, reply_addresses);
 }
 

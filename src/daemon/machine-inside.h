@@ -54,6 +54,12 @@ typedef struct AddressRecord {
         uint8_t bytes[16];
 } AddressRecord;
 
+/* Parses an RTM_NEWADDR/RTM_DELADDR message into REC (IFA_LOCAL, or else IFA_ADDRESS): 1 when
+ * GetAddresses shows it (not loopback scope, not tentative or deprecated), 0 when not, -EBADMSG
+ * when it is not a whole IPv4 or IPv6 address. Shared with the address watch (netns-watch.c). */
+struct nlmsghdr;
+int inside_parse_address(const struct nlmsghdr *nlh, AddressRecord *rec);
+
 /* Writes an AddressRecord to OUT_FD for each address of the network namespace we are in that
  * others can reach (no loopback, none in DAD), as GetAddresses shows them; for forked children
  * (GetAddresses' own, and machine-cache.c's worker). */

@@ -4,7 +4,10 @@
 # cache. Real busybox machines on a private bus (one on the host's network, one with a veth whose
 # addresses the test sets inside, one whose os-release is too long to keep, a VM registration):
 # the entries agree with ListMachines + GetMachine's properties + GetMachineOSRelease +
-# GetMachineAddresses; an address added after registration shows up; berthctl list prints the
+# GetMachineAddresses; addresses come from berthd's address watch (one rtnetlink socket for all
+# namespaces): a change inside shows in the very next call, a flood is followed, too many
+# addresses are handed to GetMachineAddresses, a private network's namespace gets an nsid that
+# goes with it; berthctl list prints the
 # same through ListMachinesEx as through the per-machine calls, and falls back to those against a
 # berthd that does not know the method; berthd keeps no fd per machine but the leader's pidfd.
 . "$(dirname "$0")/../lib/libtest.sh"
@@ -19,6 +22,8 @@ T=$SCRATCH/tree
 mk_busybox_tree "$T"
 T2=$SCRATCH/tree2
 mk_busybox_tree "$T2"
+T3=$SCRATCH/tree3
+mk_busybox_tree "$T3"
 # os-release with a NAME longer than berthd keeps (1 KiB): lists must ask for it the old way.
 L=$SCRATCH/long
 mk_busybox_tree "$L"
@@ -66,24 +71,59 @@ check_eq "$(exfield "$P-n" "E[12] & 15, addrs")" "0 []" "the veth machine: no ad
 check_eq "$(exfield "$P-vm" "E[1], repr(E[8]), E[11], E[12]")" "vm '' [] 0" "a VM: nothing to read, nothing pending"
 check_eq "$(exfield "$P-l" "E[12] & 1, repr(E[8])")" "1 ''" "a too long os-release is not kept: flag 1 (ask GetMachineOSRelease)"
 
-# ---- an address added after registration ----
+# ---- addresses from the watch: current at every call, no refresh needed ----
+# The kernel queues an address change to berthd's watch socket before `ip addr` returns, and
+# ListMachinesEx applies what is queued before answering: one call with flags 0, no waiting.
 nsenter -t "$LN" -n sh -c 'ip addr add 192.0.2.17/24 dev host0 && ip -6 addr add 2001:db8::17/64 dev host0 nodad &&
 	ip link set host0 up'
-check "an address set after registration shows up (stale entries are read again when asked)" \
-	wait_for 10 eval 'exfield "$P-n" "addrs" | grep -q "2 192.0.2.17"'
+check "an address set after registration is in the very next ListMachinesEx, flags 0 (the address watch)" \
+	eval 'exfield "$P-n" "addrs" | grep -q "2 192.0.2.17"'
+check_eq "$(exfield "$P-n" "E[12] & 7")" 0 "... and the entry is neither pending nor stale (no time-to-live)"
 # ns_view PID: the addresses ip(8) shows in PID's network namespace, loopback scope left out.
 ns_view() {
 	nsenter -t "$1" -n ip -o addr show | awk '$0 !~ / scope host/ && $0 !~ /tentative/ {
 		split($4, a, "/"); print ($3 == "inet" ? 2 : 10), a[1] }' | LC_ALL=C sort
 }
 wait_for 5 eval '! nsenter -t "$LN" -n ip -o addr | grep -q tentative'
-ex_view() { exfield "$P-n" "'\\n'.join(addrs)" 1 | LC_ALL=C sort; }
-check "with flag 1 (fresh): the addresses ip addr shows inside, at most 2 s later" \
-	wait_for 5 eval '[ "$(ex_view)" = "$(ns_view "$LN")" ]'
+ex_view() { exfield "${2:-$P-n}" "'\\n'.join(addrs)" "${1:-0}" | LC_ALL=C sort; }
+check "flags 0: the addresses ip addr shows inside (the IPv6 ones once out of DAD)" \
+	wait_for 3 eval '[ "$(ex_view)" = "$(ns_view "$LN")" ]'
 check "... among them those the test set" eval 'ex_view | grep -qx "2 192.0.2.17" && ex_view | grep -qx "10 2001:db8::17"'
 nsenter -t "$LN" -n ip addr del 192.0.2.17/24 dev host0
-check "a removed one goes, with flag 1 (fresh), within the 2 s the cache keeps addresses" \
-	wait_for 5 eval '! exfield "$P-n" "addrs" 1 | grep -q 192.0.2.17'
+check "a removed one is gone from the very next call, flags 0" eval '! exfield "$P-n" "addrs" | grep -q 192.0.2.17'
+check_eq "$(ex_view 1)" "$(ns_view "$LN")" "flags 1 (fresh) answers the same"
+
+# A hostile guest: 2,000 changes in a burst, then more addresses than berthd keeps (64), then
+# back under. The watch follows (no resync needed for a burst the socket holds); too many
+# addresses make the entry "ask GetMachineAddresses" (flag 2), and it is read again (at most
+# once a second) when the guest is back under the limit.
+for i in $(seq 1000); do echo "addr add 198.18.$((i / 250)).$((i % 250 + 1))/32 dev host0"; echo "addr del 198.18.$((i / 250)).$((i % 250 + 1))/32 dev host0"; done >"$SCRATCH/flood"
+nsenter -t "$LN" -n ip -batch "$SCRATCH/flood"
+check "after 2,000 changes in a burst: the addresses ip addr shows" wait_for 3 eval '[ "$(ex_view)" = "$(ns_view "$LN")" ]'
+for i in $(seq 70); do echo "addr add 198.19.0.$i/32 dev host0"; done >"$SCRATCH/many"
+nsenter -t "$LN" -n ip -batch "$SCRATCH/many"
+check_eq "$(exfield "$P-n" "E[12] & 3, len(addrs)")" "2 0" "70 addresses: none kept, flag 2 (GetMachineAddresses has them)"
+check "... which has all of them" eval '[ "$(busctl --address="$BUS" call org.berth.machine1 /org/berth/machine1 \
+	org.berth.machine1.Manager GetMachineAddresses s "$P-n" | grep -o "4 198 19 0" | wc -l)" = 70 ]'
+sed 's/ add / del /' "$SCRATCH/many" | nsenter -t "$LN" -n ip -batch -
+check "back under the limit: kept again within 3 s, what ip addr shows" \
+	wait_for 3 eval '[ "$(exfield "$P-n" "E[12] & 3")" = 0 ] && [ "$(ex_view)" = "$(ns_view "$LN")" ]'
+
+# A machine with only a loopback of its own (no veth moved there: its namespace has no nsid in
+# ours until berthd gives it one), and an interface the test makes inside it.
+ids() { ip netns list-id | awk '{ print $2 }' | sort -n; }
+IDS0=$(ids)
+bg_spawn p -D "$T3" -M "$P-p" --private-network --console=pipe -- /bin/sh -c 'echo started; exec sleep 300'
+P_SPAWN=$SPAWN
+wait_for 15 listed "$P-p" && wait_for 10 grep -q started "$SCRATCH/p.out"
+PN=$(container_pid "$P_SPAWN")
+check "berthd gave the private network's namespace an nsid in its own" \
+	wait_for 3 eval '[ -n "$(comm -13 <(echo "$IDS0") <(ids))" ]'
+nsenter -t "$PN" -n sh -c 'ip link add d0 type veth peer name d1 && ip addr add 198.51.100.5/24 dev d0 && ip link set d0 up && ip link set d1 up'
+check "an address on an interface made inside shows in the next call, flags 0" \
+	eval 'ex_view 0 "$P-p" | grep -qx "2 198.51.100.5"'
+check "... and the list is what ip addr shows inside (its IPv6 link-local address once out of DAD)" \
+	wait_for 5 eval '[ "$(ex_view 0 "$P-p")" = "$(ns_view "$PN")" ]'
 
 # ---- agreement with the per-machine calls ----
 cat >"$SCRATCH/agree.py" <<'PY'
@@ -115,7 +155,7 @@ for name, E in ex.items():
         assert sorted(E[11]) == sorted(addrs[0] if addrs else []), (name, E[11], addrs)
 print("ok", len(ex))
 PY
-check_eq "$($PY "$SCRATCH/agree.py" "$BUS" 2>&1)" "ok 4" \
+check_eq "$($PY "$SCRATCH/agree.py" "$BUS" 2>&1)" "ok 5" \
 	"each entry agrees with ListMachines, the properties, GetMachineOSRelease and GetMachineAddresses"
 check_eq "$(error_of call ListMachinesEx 'uint64 2')" org.freedesktop.DBus.Error.InvalidArgs "unknown flags are InvalidArgs"
 check "an unprivileged caller may call it (read-only, like ListMachines)" \
@@ -176,14 +216,15 @@ fi
 
 # ---- fds: one per machine (the leader's pidfd), none per list ----
 for _ in 1 2 3 4 5; do ex 1 >/dev/null; done
-check_eq "$(fds)" "$((FD0 + 4))" "berthd holds one fd per machine (4), none left by lists or workers"
+check_eq "$(fds)" "$((FD0 + 5))" "berthd holds one fd per machine (5), none left by lists, workers or the watch"
 
 call TerminateMachine "$P-n" >/dev/null
 check "a terminated machine leaves ListMachinesEx" wait_for 15 eval '[ -z "$(exfield "$P-n" "E[0]")" ]'
-for x in a l; do call TerminateMachine "$P-$x" >/dev/null; done
+for x in a l p; do call TerminateMachine "$P-$x" >/dev/null; done
 call UnregisterMachine "$P-vm" >/dev/null
 check "and so do the others" wait_for 20 eval '[ "$(ex | $PY -c "import json,sys; print(len(json.load(sys.stdin)[\"data\"][0]))")" = 0 ]'
-for s in $A_SPAWN $N_SPAWN $L_SPAWN; do wait_for 20 dead "$s"; done
+for s in $A_SPAWN $N_SPAWN $L_SPAWN $P_SPAWN; do wait_for 20 dead "$s"; done
+check "no nsid is left of the machines' namespaces" wait_for 5 eval '[ -z "$(comm -13 <(echo "$IDS0") <(ids))" ]'
 
 berthd_teardown
 leak_check
