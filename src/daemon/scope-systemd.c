@@ -59,6 +59,15 @@ static const char *const scope_backend_table[_SCOPE_BACKEND_MAX] = {
         [SCOPE_BACKEND_SYSTEMD] = "systemd",
 };
 
+void machine_shard_slice(const char *name, char ret[static MACHINE_SHARD_SLICE_MAX]) {
+        uint32_t h = 2166136261U;
+
+        /* FNV-1a: stable across restarts and versions, so a machine keeps its slice. */
+        for (const char *p = name; *p; p++)
+                h = (h ^ (uint8_t) *p) * 16777619U;
+        snprintf(ret, MACHINE_SHARD_SLICE_MAX, "machine-shard%02x.slice", h % MACHINE_SLICE_SHARDS);
+}
+
 const char *scope_backend_to_string(ScopeBackend b) {
         return b >= 0 && b < _SCOPE_BACKEND_MAX ? scope_backend_table[b] : NULL;
 }
@@ -238,11 +247,16 @@ static int build_start_call(sd_bus *bus, Machine *machine, sd_bus_message *messa
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         _cleanup_free_ char *default_desc = NULL;
         const char *slice = NULL, *desc = NULL;
+        char shard[MACHINE_SHARD_SLICE_MAX];
         int r;
 
         r = read_slice_description(message, &slice, &desc);
         if (r < 0)
                 return r;
+        if (!slice) {
+                machine_shard_slice(machine->name, shard);
+                slice = shard;
+        }
         if (!desc) {
                 if (asprintf(&default_desc, "%s %s", machine->class == MACHINE_VM ?
                              "Virtual Machine" : "Container", machine->name) < 0)
@@ -264,7 +278,7 @@ static int build_start_call(sd_bus *bus, Machine *machine, sd_bus_message *messa
                 r = sd_bus_message_open_container(call, 'a', "(sv)");
         if (r >= 0)
                 r = sd_bus_message_append(call, "(sv)(sv)(sv)(sv)(sv)",
-                                          "Slice", "s", slice ?: "machine.slice",
+                                          "Slice", "s", slice,
                                           "Description", "s", desc,
                                           "PIDs", "au", 1, (uint32_t) machine->leader,
                                           "Delegate", "b", 1,

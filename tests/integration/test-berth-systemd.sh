@@ -101,9 +101,9 @@ check "berth-spawn by hand registers" wait_for 10 listed h1
 S=machine-h1.scope
 check_eq "$(uprop $S ActiveState)" active "$S is active"
 check_eq "$(uprop $S Delegate)" yes "... with Delegate=yes"
-check_eq "$(uprop $S Slice)" machine.slice "... in machine.slice"
+check_eq "$(uprop $S Slice)" "$(shard_slice h1)" "... in its shard of machine.slice"
 H1=$(mprop h1 Leader)
-check_eq "$(cgroup_of "$H1")" "/machine.slice/$S/payload" "the scope holds the leader, in payload/"
+check_eq "$(cgroup_of "$H1")" "/machine.slice/$(shard_slice h1)/$S/payload" "the scope holds the leader, in payload/"
 check "inside, /proc/self/cgroup is 0::/" wait_for 5 eval 'inside grep -qx "0::/" /run/h1.out'
 check_eq "$(cgroup_of "$(pid_of h1)")" /testhost-exec "berth-spawn itself stays where it was started"
 

@@ -56,9 +56,9 @@ check_eq "$(unit_prop berthd.service ActiveState)" active "berthd.service runs (
 check_eq "$(unit_prop berthd.service SubState)" running "... as Type=dbus, ready"
 check_eq "$(unit_prop machine-c1.scope ActiveState)" active "machine-c1.scope is active"
 check_eq "$(unit_prop machine-c1.scope Delegate)" yes "... with Delegate=yes"
-check_eq "$(unit_prop machine-c1.scope Slice)" machine.slice "... in machine.slice"
+check_eq "$(unit_prop machine-c1.scope Slice)" "$(shard_slice c1)" "... in its shard of machine.slice"
 check_eq "$(unit_prop machine-c1.scope Description)" "the c1 box" "... with the caller's Description"
-check_eq "$(inside sed -n 's/^0:://p' /proc/$L1/cgroup)" /machine.slice/machine-c1.scope \
+check_eq "$(inside sed -n 's/^0:://p' /proc/$L1/cgroup)" "/machine.slice/$(shard_slice c1)/machine-c1.scope" \
 	"the leader is in the scope"
 check_eq "$(machine_prop c1 Unit)" 's "machine-c1.scope"' "the machine's Unit is its scope"
 check "MachineNew was signalled" inside grep -q '"c1"' /run/signals

@@ -75,7 +75,9 @@ ns_counts() {
 alive_spawns() { "${X[@]}" sh -c 'n=0; for p in $(cat "$1"); do kill -0 $p 2>/dev/null && n=$((n + 1)); done; echo $n' sh "$PIDFILE"; }
 # The testhost's whole mount table; on the shared host only what could be ours (other tests run).
 mount_count() { "${X[@]}" sh -c 'grep -cE "$1" /proc/self/mountinfo' sh "${MOUNT_RE:-.}"; }
-scope_dirs() { "${X[@]}" sh -c 'ls -d "$1"/machine-"$2"*.scope 2>/dev/null | wc -l' sh "$CGMS" "$PFX"; }
+# Scopes sit in machine.slice (cgroupfs) or in one of its shard slices (systemd backend).
+scope_dirs() { "${X[@]}" sh -c 'ls -d "$1"/machine-"$2"*.scope "$1"/machine-shard*.slice/machine-"$2"*.scope 2>/dev/null | wc -l' sh "$CGMS" "$PFX"; }
+shard_count() { "${X[@]}" sh -c 'ls -d "$1"/machine-shard*.slice 2>/dev/null | wc -l' sh "$CGMS"; }
 has_ex() { bus introspect org.berth.machine1 /org/berth/machine1 org.berth.machine1.Manager | grep -q '^\.ListMachinesEx '; }
 
 # scale_round LABEL: the whole property list against the current "${X[@]}" and berthd.
@@ -115,6 +117,13 @@ scale_round() {
 		skip "$L: ListMachinesEx returns all $N" "berthd has no ListMachinesEx in this tree yet (issue 7, H6)"
 	fi
 	check_eq "$(alive_spawns)" "$N" "$L: all $N berth-spawn supervisors run"
+	check_eq "$(scope_dirs)" "$N" "$L: each has its scope cgroup"
+	if [ -n "$sname" ]; then
+		# systemd walks a slice's every member at each start and stop: a flat machine.slice
+		# would make both cost O(N) (scope-systemd.h).
+		check "$L: ... spread over machine.slice's shard slices ($(shard_count) of 64)" \
+			test "$(shard_count)" -ge $((N < 64 ? N / 2 : 32))
+	fi
 	nsc=$(ns_counts)
 	check_eq "$nsc" "$N $N $N $N 0" \
 		"$L: $N distinct PID, mount, UTS and IPC namespaces, none the host's (pid mnt uts ipc shared)"

@@ -41,6 +41,16 @@ list() {
 		org.berth.machine1.Manager ListMachines |
 		python3 -c 'import json,sys; [print(*m) for m in sorted(json.load(sys.stdin)["data"][0])]'
 }
+# The slice berthd's systemd backend gives machine NAME: FNV-1a of the name, mod 64
+# (machine_shard_slice() in src/daemon/scope-systemd.c), computed here on its own.
+shard_slice() {
+	local h=2166136261 i c
+	for ((i = 0; i < ${#1}; i++)); do
+		printf -v c '%d' "'${1:i:1}"
+		h=$(( ((h ^ c) * 16777619) & 0xffffffff ))
+	done
+	printf 'machine-shard%02x.slice' $((h % 64))
+}
 in_scope() { grep -qx "0::/machine.slice/machine-$2.scope" "/proc/$1/cgroup"; }
 gone() { ! list | grep -q "^$1 "; }
 dead() { ! kill -0 "$1" 2>/dev/null; }

@@ -23,6 +23,7 @@
 #define DEADLINE_USEC (10 * G_USEC_PER_SEC)
 #define NAME "t1"
 #define UNIT "machine-t1.scope"
+#define T1_SHARD "machine-shard16.slice"
 #define JOB "/org/freedesktop/systemd1/job/42"
 
 static const char systemd_xml[] =
@@ -296,7 +297,8 @@ static void expect_start(Fixture *f, const char *description, bool with_cpu_weig
         g_assert_cmpstr(mode, ==, "fail");
         /* No AddRef: systemd would track berthd with a match rule per unit (issue 7). */
         g_assert_cmpuint(g_variant_n_children(props), ==, with_cpu_weight ? 6 : 5);
-        assert_property(props, 0, "Slice", "s", "'machine.slice'");
+        /* The shard of "t1" (FNV-1a mod 64), a sub-slice of machine.slice. */
+        assert_property(props, 0, "Slice", "s", "'" T1_SHARD "'");
         assert_property(props, 1, "Description", "s", description);
         assert_property(props, 2, "PIDs", "au", pids);
         assert_property(props, 3, "Delegate", "b", "true");
@@ -522,7 +524,7 @@ static void test_refusals(void) {
         teardown(&f);
 }
 
-/* A caller's Slice replaces machine.slice; other properties follow berthd's, verbatim. */
+/* A caller's Slice replaces the shard slice; other properties follow berthd's, verbatim. */
 static void test_caller_slice(void) {
         g_autoptr(GDBusMethodInvocation) inv = NULL;
         g_autoptr(GVariant) props = NULL;
@@ -644,6 +646,33 @@ static void test_freeze(void) {
         g_assert_cmpint(g_rmdir(cg), ==, 0);
 }
 
+/* Every machine gets a sub-slice of machine.slice, the same each time, and names spread. */
+static void test_shard_slice(void) {
+        char a[MACHINE_SHARD_SLICE_MAX], b[MACHINE_SHARD_SLICE_MAX];
+        bool seen[MACHINE_SLICE_SHARDS] = {};
+        unsigned distinct = 0;
+
+        machine_shard_slice(NAME, a);
+        g_assert_cmpstr(a, ==, T1_SHARD);
+        for (unsigned i = 0; i < 256; i++) {
+                char name[32];
+                unsigned shard;
+
+                snprintf(name, sizeof(name), "m%u", i);
+                machine_shard_slice(name, a);
+                machine_shard_slice(name, b);
+                g_assert_cmpstr(a, ==, b);
+                g_assert_true(g_str_has_prefix(a, "machine-shard") && g_str_has_suffix(a, ".slice"));
+                g_assert_cmpuint(strlen(a) + 1, ==, MACHINE_SHARD_SLICE_MAX);
+                g_assert_cmpint(sscanf(a, "machine-shard%2x.slice", &shard), ==, 1);
+                g_assert_cmpuint(shard, <, MACHINE_SLICE_SHARDS);
+                distinct += !seen[shard];
+                seen[shard] = true;
+        }
+        /* 256 names over 64 shards: a fair hash leaves few empty (expected ~1.2). */
+        g_assert_cmpuint(distinct, >=, 56);
+}
+
 static void test_backend_table(void) {
         for (int i = 0; i < _SCOPE_BACKEND_MAX; i++)
                 g_assert_cmpint(scope_backend_from_string(scope_backend_to_string((ScopeBackend) i)), ==, i);
@@ -658,6 +687,7 @@ int main(int argc, char *argv[]) {
         g_assert_cmpint(sd_bus_error_add_map(berth_bus_errors), >=, 0);
 
         g_test_add_func("/scope-systemd/backend-table", test_backend_table);
+        g_test_add_func("/scope-systemd/shard-slice", test_shard_slice);
         g_test_add_func("/scope-systemd/job-done", test_job_done);
         g_test_add_func("/scope-systemd/unit-removed", test_unit_removed);
         g_test_add_func("/scope-systemd/properties-dispatch", test_properties_dispatch);
