@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "bus-errors.h"
+#include "hash-util.h"
 #include "log.h"
 #include "machine-dbus.h"
 #include "manager.h"
@@ -60,12 +61,8 @@ static const char *const scope_backend_table[_SCOPE_BACKEND_MAX] = {
 };
 
 void machine_shard_slice(const char *name, char ret[static MACHINE_SHARD_SLICE_MAX]) {
-        uint32_t h = 2166136261U;
-
-        /* FNV-1a: stable across restarts and versions, so a machine keeps its slice. */
-        for (const char *p = name; *p; p++)
-                h = (h ^ (uint8_t) *p) * 16777619U;
-        snprintf(ret, MACHINE_SHARD_SLICE_MAX, "machine-shard%02x.slice", h % MACHINE_SLICE_SHARDS);
+        /* Stable across restarts and versions, so a machine keeps its slice. */
+        snprintf(ret, MACHINE_SHARD_SLICE_MAX, "machine-shard%02x.slice", fnv1a_32(name) % MACHINE_SLICE_SHARDS);
 }
 
 const char *scope_backend_to_string(ScopeBackend b) {

@@ -7,22 +7,13 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "hash-util.h"
 #include "log.h"
 #include "resolve.h"
 #include "userns.h"
 
 #define RANGE 0x10000U
 #define LOCK_DIR RUNTIME_DIR "/uid-range"
-
-/* FNV-1a: a stable starting point per machine name, so a machine tends to get the same range
- * on every start. */
-static uint32_t name_hash(const char *s) {
-        uint32_t h = 2166136261U;
-
-        for (; *s; s++)
-                h = (h ^ (uint8_t) *s) * 16777619U;
-        return h;
-}
 
 static int try_lock(uid_t base) {
         char path[sizeof(LOCK_DIR) + 16];
@@ -80,7 +71,9 @@ int userns_pick(const char *machine, int tree_fd, uid_t *ret_shift, int *ret_loc
                 }
         }
 
-        start = name_hash(machine) % slots;
+        /* A stable starting point per machine name: a machine tends to get the same range on
+         * every start. */
+        start = fnv1a_32(machine) % slots;
         for (uint32_t i = 0; i < slots; i++) {
                 uid_t base = USERNS_PICK_MIN + ((start + i) % slots) * RANGE;
 
