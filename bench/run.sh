@@ -230,6 +230,26 @@ exec_cmds=(
 	-- bwrap bwrap --unshare-all --bind "$bb" / --proc /proc --dev /dev /bin/true
 )
 exec_rows="host-true berth-spawn-version bare berth berth-as-pid1 berth-own-scope bwrap nspawn"
+# BENCH_BERTH_BEFORE=PATH: another berth-spawn binary (say, a copy from before a change), run
+# interleaved with the others as the row berth-before, so that before and after share one run.
+# Both then run right after berth-as-pid1: --keep-unit moves the supervisor into another
+# cgroup, and the first such move after some 10 ms without one waits for an RCU grace period
+# (several ms here), so each of the two must follow a row that has just moved one.
+if [ -n "${BENCH_BERTH_BEFORE:-}" ]; then
+	before_spawn=$(realpath -e "$BENCH_BERTH_BEFORE") || { echo "No $BENCH_BERTH_BEFORE." >&2; exit 1; }
+	exec_cmds=(
+		-- host-true /bin/true
+		-- berth-spawn-version "$spawn" --version
+		-- bare "$bin/bare-minimum" "$bb" /bin/true
+		-- berth-as-pid1 "$spawn" -q -D "$bb" --console=pipe --register=no --keep-unit --as-pid1 /bin/true
+		-- berth-before "$before_spawn" -q -D "$bb" --console=pipe --register=no --keep-unit /bin/true
+		-- berth "$spawn" -q -D "$bb" --console=pipe --register=no --keep-unit /bin/true
+		-- berth-own-scope "$spawn" -q -D "$bb" --console=pipe --register=no /bin/true
+		-- nspawn systemd-nspawn -q -D "$bb" --console=pipe --register=no --keep-unit /bin/true
+		-- bwrap bwrap --unshare-all --bind "$bb" / --proc /proc --dev /dev /bin/true
+	)
+	exec_rows="host-true berth-spawn-version bare berth-before berth berth-as-pid1 berth-own-scope bwrap nspawn"
+fi
 log "exec latency: $EXEC_RUNS runs (+$EXEC_WARMUP warm-up) of each, interleaved..."
 drv -n "$EXEC_RUNS" -w "$EXEC_WARMUP" -t 30 "${exec_cmds[@]}" >"$SCRATCH/exec.txt"
 log "exec memory: $EXEC_MEM_RUNS traced runs of each..."

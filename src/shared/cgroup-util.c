@@ -70,9 +70,13 @@ int cgroup_kill_all(const char *path) {
 }
 
 int cgroup_rmdir_tree(const char *path) {
-        _cleanup_(closedirp) DIR *d = opendir(path);
+        _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
 
+        /* Mostly there is nothing below: one rmdir instead of reading the directory first. */
+        if (rmdir(path) >= 0 || errno == ENOENT)
+                return 0;
+        d = opendir(path);
         if (!d)
                 return errno == ENOENT ? 0 : negative_errno();
         while ((de = readdir(d))) {

@@ -218,8 +218,9 @@ int machine_cgroup_delegate(const MachineCgroup *c, uid_t uid, gid_t gid) {
 }
 
 /* Waits up to TIMEOUT_MS for the cgroup to empty, woken by the kernel's cgroup.events notices
- * (read through the polled fd itself, which is what re-arms them). */
-static int cgroup_wait_empty(const char *path, int timeout_ms) {
+ * (read through the polled fd itself, which is what re-arms them). Whatever escaped PID 1's
+ * death (nothing should: the PID namespace took it along) is killed first. */
+static int cgroup_kill_wait_empty(const char *path, int timeout_ms) {
         _cleanup_free_ char *p = NULL;
         _cleanup_close_ int fd = -EBADF;
         int r;
@@ -229,6 +230,9 @@ static int cgroup_wait_empty(const char *path, int timeout_ms) {
         fd = open(p, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return errno == ENOENT ? 0 : negative_errno();
+        /* A cgroup that cannot be read counts as populated: never remove what we cannot see into. */
+        if (cgroup_populated_fd(fd) != 0)
+                (void) cgroup_kill_all(path);
         for (int waited = 0; (r = cgroup_populated_fd(fd)) != 0; waited += 100) {
                 struct pollfd pfd = { .fd = fd, .events = POLLPRI };
 
@@ -245,11 +249,7 @@ int machine_cgroup_destroy(MachineCgroup *c) {
         int r = 0;
 
         if (c->payload_path) {
-                /* Whatever escaped PID 1's death (nothing should: the PID namespace took it
-                 * along) is killed, so the directories can go. */
-                if (cgroup_is_populated(c->payload_path))
-                        (void) cgroup_kill_all(c->payload_path);
-                r = cgroup_wait_empty(c->payload_path, 10000);
+                r = cgroup_kill_wait_empty(c->payload_path, 10000);
                 if (r < 0)
                         log_warning_errno(r, "Cgroup %s did not empty: %m", c->payload_path);
                 r = cgroup_rmdir_tree(c->payload_path);

@@ -6,6 +6,7 @@
  * with openat2(RESOLVE_IN_ROOT) and mounts are attached to that fd, so a symlink planted in the
  * tree (/dev -> /somewhere/on/the/host) can never redirect a mount out of it (probes A01, A02). */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <sys/fsuid.h>
 #include <sys/mount.h>
@@ -29,14 +30,13 @@ static unsigned long attrs_to_flags(unsigned attrs) {
                (attrs & MOUNT_ATTR_NODEV ? MS_NODEV : 0) | (attrs & MOUNT_ATTR_NOEXEC ? MS_NOEXEC : 0);
 }
 
-/* Makes a new file system instance with KEY=VALUE options and attaches it at PATH in the tree.
- * The target is the fd resolved inside the root, reached through its /proc/self/fd link (which
- * leads to exactly that dentry, whatever the tree's symlinks say): one mount(2) instead of the
- * fsopen/fsconfig-per-option/fsmount/move_mount sequence, at every start. */
-static int mount_fs_at(int root_fd, const char *path, const char *fstype, char *const *options,
+#define READ_ONLY_ATTRS (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)
+
+/* Mounts a new FSTYPE instance with KEY=VALUE options on TARGET, a /proc/self/fd path; PATH
+ * names it in messages. */
+static int mount_fs_on(const char *target, const char *path, const char *fstype, char *const *options,
                        unsigned attrs) {
-        _cleanup_close_ int target_fd = -EBADF;
-        char target[64], data[512] = "";
+        char data[512] = "";
         size_t n = 0;
 
         STRV_FOREACH(o, options) {
@@ -45,13 +45,81 @@ static int mount_fs_at(int root_fd, const char *path, const char *fstype, char *
                         return log_error_errno(-E2BIG, "Mount options for %s are too long.", path);
                 n += (size_t) k;
         }
+        if (mount(fstype, target, fstype, attrs_to_flags(attrs), n > 0 ? data : NULL) < 0)
+                return log_error_errno(negative_errno(), "Failed to mount %s on %s: %m", fstype, path);
+        return 0;
+}
+
+/* Makes a new file system instance with KEY=VALUE options and attaches it at PATH in the tree.
+ * The target is the fd resolved inside the root, reached through its /proc/self/fd link (which
+ * leads to exactly that dentry, whatever the tree's symlinks say): one mount(2) instead of the
+ * fsopen/fsconfig-per-option/fsmount/move_mount sequence, at every start. */
+static int mount_fs_at(int root_fd, const char *path, const char *fstype, char *const *options,
+                       unsigned attrs) {
+        _cleanup_close_ int target_fd = -EBADF;
+        char target[64];
+
         target_fd = mkdir_p_in_root(root_fd, path, 0755);
         if (target_fd < 0)
                 return log_error_errno(target_fd, "Failed to make the mount point %s: %m", path);
         snprintf(target, sizeof(target), "/proc/self/fd/%d", target_fd);
-        if (mount(fstype, target, fstype, attrs_to_flags(attrs), n > 0 ? data : NULL) < 0)
-                return log_error_errno(negative_errno(), "Failed to mount %s on %s: %m", fstype, path);
+        return mount_fs_on(target, path, fstype, options, attrs);
+}
+
+/* The same on the directory NAME in DIR_FD, a file system berth mounted a moment ago (our /dev
+ * tmpfs): nothing of the tree is in there, so NAME needs no walk from the root. */
+static int mount_fs_in(int dir_fd, const char *name, const char *fstype, char *const *options,
+                       unsigned attrs) {
+        char target[64 + NAME_MAX];
+
+        snprintf(target, sizeof(target), "/proc/self/fd/%d/%s", dir_fd, name);
+        return mount_fs_on(target, name, fstype, options, attrs);
+}
+
+/* Makes NAME in DIR_FD (already a mount or not; "" for DIR_FD itself) a read-only bind of
+ * itself. DIR_FD is a file system of ours (a fresh proc or tmpfs), so NAME is looked up
+ * directly, never following a symlink in its last component. Returns the fd of the new
+ * mount in *RET_FD when asked; a missing NAME with OPTIONAL is fine. */
+static int read_only_in(int dir_fd, const char *name, bool optional, int *ret_fd) {
+        struct mount_attr a = { .attr_set = READ_ONLY_ATTRS };
+        bool self = isempty(name);
+        _cleanup_close_ int tree_fd = open_tree(dir_fd, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+                                                AT_SYMLINK_NOFOLLOW | (self ? AT_EMPTY_PATH : 0));
+
+        if (tree_fd < 0) {
+                if (optional && errno == ENOENT)
+                        return 0;
+                return log_error_errno(negative_errno(), "Failed to clone the mount %s: %m", strempty(name));
+        }
+        if (mount_setattr(tree_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
+                return log_error_errno(negative_errno(), "Failed to make %s read-only: %m", strempty(name));
+        if (move_mount(tree_fd, "", dir_fd, name, MOVE_MOUNT_F_EMPTY_PATH | (self ? MOVE_MOUNT_T_EMPTY_PATH : 0)) < 0)
+                return log_error_errno(negative_errno(), "Failed to attach a read-only %s: %m", strempty(name));
+        if (ret_fd)
+                *ret_fd = TAKE_FD(tree_fd);
         return 0;
+}
+
+/* A new file NAME in DIR_FD, a directory of a tmpfs we mounted a moment ago: nothing can be in
+ * the way, so it is written in place (write_file_in_root's rename dance is for the tree). */
+static int create_file_in(int dir_fd, const char *name, const char *content, mode_t mode) {
+        _cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode);
+        size_t n = strlen(content);
+
+        if (fd < 0)
+                return negative_errno();
+        while (n > 0) {
+                ssize_t k = write(fd, content, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                content += k;
+                n -= (size_t) k;
+        }
+        /* The umask berth-spawn was started with must not decide the mode. */
+        return fchmod(fd, mode) < 0 ? negative_errno() : 0;
 }
 
 /* Clones the mount (tree) at FROM_FD/FROM_PATH, applies ATTRS and attaches it at PATH in the
@@ -85,19 +153,6 @@ static int bind_at(int from_fd, const char *from_path, int root_fd, const char *
         if (move_mount(tree_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                 return log_error_errno(negative_errno(), "Failed to attach a bind mount on %s: %m", path);
         return 0;
-}
-
-/* Makes PATH in the tree (already a mount or not) a read-only bind of itself. */
-static int make_read_only(int root_fd, const char *path, bool optional) {
-        _cleanup_close_ int fd = open_in_root(root_fd, path, O_PATH, 0);
-
-        if (fd < 0) {
-                if (optional && fd == -ENOENT)
-                        return 0;
-                return log_error_errno(fd, "Failed to open %s: %m", path);
-        }
-        return bind_at(fd, "", root_fd, path, true, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                       MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, -1, optional);
 }
 
 static char *uid_opt(const char *key, uid_t id) {
@@ -297,64 +352,70 @@ static int setup_snapshot_root(const MountContext *c, int staging_fd, unsigned a
         }
 }
 
-static int setup_proc(const MountContext *c, int root_fd) {
+/* HOST_FD is the read-only /run/host mount (setup_run()). */
+static int setup_proc(const MountContext *c, int root_fd, int host_fd) {
+        /* timer_list, which every kernel has, comes last: a clone left over by missing files
+         * would be dissolved on close, and that waits for an RCU grace period. */
         static const char *const masked[] = {
-                "/proc/kcore", "/proc/kallsyms", "/proc/keys", "/proc/timer_list",
-                "/proc/sysrq-trigger", "/proc/latency_stats", "/proc/sched_debug",
-                "/proc/kpagecount", "/proc/kpageflags", "/proc/kpagecgroup",
+                "kcore", "sysrq-trigger", "latency_stats", "sched_debug", "kpagecount",
+                "kpageflags", "kpagecgroup", "keys", "kallsyms", "timer_list",
         };
         static const char *const read_only[] = {
-                "/proc/acpi", "/proc/apm", "/proc/asound", "/proc/bus", "/proc/fs",
-                "/proc/irq", "/proc/scsi",
+                "acpi", "apm", "asound", "bus", "fs", "irq", "scsi",
         };
-        _cleanup_close_ int net_fd = -EBADF, inacc_fd = -EBADF;
+        _cleanup_close_ int proc_fd = -EBADF, net_fd = -EBADF, inacc_fd = -EBADF, mask_fd = -EBADF;
         int r;
 
         r = mount_fs_at(root_fd, "/proc", "proc", NULL,
                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (r < 0)
                 return r;
+        /* Our own proc instance from here on: what is below it is the kernel's, not the tree's,
+         * so its names are looked up from it directly (never following a last symlink). */
+        proc_fd = open_in_root(root_fd, "/proc", O_PATH | O_DIRECTORY, 0);
+        if (proc_fd < 0)
+                return log_error_errno(proc_fd, "Failed to open /proc: %m");
 
         /* /proc/sys is the host kernel's: read-only, except the network part of a private
          * network namespace, which belongs to the container. Clone it before sealing. */
         if (c->private_network) {
-                _cleanup_close_ int fd = open_in_root(root_fd, "/proc/sys/net", O_PATH | O_DIRECTORY, 0);
-                if (fd < 0)
-                        return log_error_errno(fd, "Failed to open /proc/sys/net: %m");
-                net_fd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+                net_fd = open_tree(proc_fd, "sys/net", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
                 if (net_fd < 0)
                         return log_error_errno(negative_errno(), "Failed to clone /proc/sys/net: %m");
         }
-        r = make_read_only(root_fd, "/proc/sys", false);
+        r = read_only_in(proc_fd, "sys", false, NULL);
         if (r < 0)
                 return r;
-        if (net_fd >= 0) {
-                _cleanup_close_ int target = open_in_root(root_fd, "/proc/sys/net", O_PATH | O_DIRECTORY, 0);
-                if (target < 0)
-                        return target;
-                if (move_mount(net_fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
-                        return log_error_errno(negative_errno(), "Failed to attach /proc/sys/net: %m");
-        }
+        if (net_fd >= 0 && move_mount(net_fd, "", proc_fd, "sys/net", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return log_error_errno(negative_errno(), "Failed to attach /proc/sys/net: %m");
 
         /* Kernel internals: covered by an empty, read-only file, so reads give nothing and
          * opening for writing (sysrq-trigger) fails with EROFS even for container root. */
-        inacc_fd = open_in_root(root_fd, "/run/host/inaccessible", O_PATH, 0);
+        inacc_fd = openat(host_fd, "inaccessible", O_PATH | O_NOFOLLOW | O_CLOEXEC);
         if (inacc_fd < 0)
-                return log_error_errno(inacc_fd, "Failed to open /run/host/inaccessible: %m");
+                return log_error_errno(negative_errno(), "Failed to open /run/host/inaccessible: %m");
         for (size_t i = 0; i < ELEMENTSOF(masked); i++) {
-                _cleanup_close_ int present = open_in_root(root_fd, masked[i], O_PATH, 0);
+                if (mask_fd < 0) {
+                        struct mount_attr a = { .attr_set = READ_ONLY_ATTRS };
 
-                /* Not every kernel has every file (no kcore without CONFIG_PROC_KCORE). */
-                if (present < 0)
-                        continue;
-                r = bind_at(inacc_fd, "", root_fd, masked[i], false,
-                            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                            -1, true);
-                if (r < 0 && r != -ENOENT)
-                        return r;
+                        mask_fd = open_tree(inacc_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+                        if (mask_fd < 0)
+                                return log_error_errno(negative_errno(), "Failed to clone /run/host/inaccessible: %m");
+                        if (mount_setattr(mask_fd, "", AT_EMPTY_PATH, &a, sizeof(a)) < 0)
+                                return log_error_errno(negative_errno(), "Failed to set mount attributes for /proc/%s: %m",
+                                                       masked[i]);
+                }
+                if (move_mount(mask_fd, "", proc_fd, masked[i], MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+                        /* Not every kernel has every file (no kcore without CONFIG_PROC_KCORE):
+                         * the unused clone serves the next one. */
+                        if (errno == ENOENT)
+                                continue;
+                        return log_error_errno(negative_errno(), "Failed to mask /proc/%s: %m", masked[i]);
+                }
+                mask_fd = safe_close(mask_fd);
         }
         for (size_t i = 0; i < ELEMENTSOF(read_only); i++) {
-                r = make_read_only(root_fd, read_only[i], true);
+                r = read_only_in(proc_fd, read_only[i], true, NULL);
                 if (r < 0)
                         return r;
         }
@@ -398,6 +459,7 @@ static int setup_dev(const MountContext *c, int root_fd) {
         _cleanup_close_ int dev_fd = -EBADF;
         _cleanup_free_ char *gid = uid_opt("gid", c->uid_shift + 5);
         char *pts_opts[] = { (char *) "newinstance", (char *) "ptmxmode=0666", (char *) "mode=0620", gid, NULL };
+        mode_t old_umask;
         int r;
 
         if (!gid)
@@ -410,18 +472,19 @@ static int setup_dev(const MountContext *c, int root_fd) {
                 return dev_fd;
 
         set_fsids(0);
+        /* mknod honours the umask; the nodes must be usable by everyone. */
+        old_umask = umask(0);
         for (size_t i = 0; i < ELEMENTSOF(nodes); i++) {
                 if (mknodat(dev_fd, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].major, nodes[i].minor)) < 0) {
                         r = log_error_errno(negative_errno(), "Failed to create /dev/%s: %m", nodes[i].name);
                         break;
                 }
-                /* mknod honours the umask; the nodes must be usable by everyone. */
-                if (fchmodat(dev_fd, nodes[i].name, 0666, 0) < 0 ||
-                    (c->uid_shift && fchownat(dev_fd, nodes[i].name, c->uid_shift, c->uid_shift, 0) < 0)) {
+                if (c->uid_shift && fchownat(dev_fd, nodes[i].name, c->uid_shift, c->uid_shift, 0) < 0) {
                         r = negative_errno();
                         break;
                 }
         }
+        (void) umask(old_umask);
         /* Device=: the nodes asked for, beside the standard ones (resources.c). */
         if (r >= 0)
                 r = resources_make_nodes(c->settings, dev_fd, c->uid_shift);
@@ -436,14 +499,21 @@ static int setup_dev(const MountContext *c, int root_fd) {
             mkdirat(dev_fd, "mqueue", 0755) < 0)
                 return negative_errno();
 
-        r = mount_fs_at(root_fd, "/dev/pts", "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        /* The directories just made in our /dev tmpfs: mounted on through DEV_FD. */
+        r = mount_fs_in(dev_fd, "pts", "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         if (r < 0)
                 return r;
-        r = mount_tmpfs_at(root_fd, "/dev/shm", "mode=01777", "size=20%", c->uid_shift,
-                           MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        {
+                _cleanup_free_ char *uid = uid_opt("uid", c->uid_shift), *shm_gid = uid_opt("gid", c->uid_shift);
+                char *shm_opts[] = { (char *) "mode=01777", uid, shm_gid, (char *) "size=20%", NULL };
+
+                if (!uid || !shm_gid)
+                        return log_oom();
+                r = mount_fs_in(dev_fd, "shm", "tmpfs", shm_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        }
         if (r < 0)
                 return r;
-        r = mount_fs_at(root_fd, "/dev/mqueue", "mqueue", NULL,
+        r = mount_fs_in(dev_fd, "mqueue", "mqueue", NULL,
                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
         if (r < 0)
                 return r;
@@ -457,9 +527,11 @@ static int setup_dev(const MountContext *c, int root_fd) {
 }
 
 /* /run/host: what the host tells the container (os-release, the notify socket, the files
- * used to mask kernel interfaces), read-only once set up. */
-static int setup_run(const MountContext *c, int root_fd, int *ret_notify_fd) {
-        _cleanup_close_ int host_fd = -EBADF, notify_fd = -EBADF, cwd_fd = -EBADF;
+ * used to mask kernel interfaces), read-only once set up. Returns our /run tmpfs in *RET_RUN_FD
+ * and the read-only /run/host mount in *RET_HOST_FD. */
+static int setup_run(const MountContext *c, int root_fd, int *ret_run_fd, int *ret_host_fd, int *ret_notify_fd) {
+        _cleanup_close_ int run_fd = -EBADF, host_fd = -EBADF, host_ro_fd = -EBADF, notify_fd = -EBADF,
+                        cwd_fd = -EBADF;
         struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "notify" };
         int r, one = 1;
 
@@ -467,19 +539,25 @@ static int setup_run(const MountContext *c, int root_fd, int *ret_notify_fd) {
                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (r < 0)
                 return r;
-        host_fd = mkdir_p_in_root(root_fd, "/run/host", 0755);
+        /* Resolved like the mount point was, so this is our empty tmpfs: below it, plain *at(). */
+        run_fd = open_in_root(root_fd, "/run", O_PATH | O_DIRECTORY, 0);
+        if (run_fd < 0)
+                return log_error_errno(run_fd, "Failed to open /run: %m");
+        if (mkdirat(run_fd, "host", 0755) < 0)
+                return log_error_errno(negative_errno(), "Failed to create /run/host: %m");
+        host_fd = openat(run_fd, "host", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (host_fd < 0)
-                return host_fd;
+                return negative_errno();
 
         if (c->os_release) {
-                r = write_file_in_root(host_fd, "os-release", c->os_release, 0444);
+                r = create_file_in(host_fd, "os-release", c->os_release, 0444);
                 if (r < 0)
                         return log_error_errno(r, "Failed to write /run/host/os-release: %m");
         }
         if (mknodat(host_fd, "inaccessible", S_IFREG | 0000, 0) < 0 ||
             fchmodat(host_fd, "inaccessible", 0000, 0) < 0)
                 return log_error_errno(negative_errno(), "Failed to create /run/host/inaccessible: %m");
-        r = write_file_in_root(host_fd, "container-manager", "berth\n", 0444);
+        r = create_file_in(host_fd, "container-manager", "berth\n", 0444);
         if (r < 0)
                 return r;
 
@@ -499,9 +577,11 @@ static int setup_run(const MountContext *c, int root_fd, int *ret_notify_fd) {
             setsockopt(notify_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
                 return negative_errno();
 
-        r = make_read_only(root_fd, "/run/host", false);
+        r = read_only_in(host_fd, "", false, &host_ro_fd);
         if (r < 0)
                 return r;
+        *ret_run_fd = TAKE_FD(run_fd);
+        *ret_host_fd = TAKE_FD(host_ro_fd);
         *ret_notify_fd = TAKE_FD(notify_fd);
         return 0;
 }
@@ -509,9 +589,10 @@ static int setup_run(const MountContext *c, int root_fd, int *ret_notify_fd) {
 /* A transient machine ID for trees that have none (missing or empty). systemd trees are left
  * alone: systemd makes its own transient ID from $container_uuid and later commits it, which a
  * mount of ours (locked in a user namespace) would make impossible. */
-static int setup_machine_id(const MountContext *c, int root_fd) {
+/* RUN_FD is our /run tmpfs (setup_run()). */
+static int setup_machine_id(const MountContext *c, int root_fd, int run_fd) {
         _cleanup_free_ char *line = NULL, *old = NULL;
-        _cleanup_close_ int run_fd = -EBADF, src = -EBADF, target = -EBADF;
+        _cleanup_close_ int src = -EBADF, target = -EBADF;
         int r;
 
         if (c->init_kind == INIT_SYSTEMD && c->settings->boot)
@@ -521,12 +602,9 @@ static int setup_machine_id(const MountContext *c, int root_fd) {
                 return 0;
         if (r < 0 && r != -ENOENT)
                 return 0; /* something odd the OS put there (a FIFO, a huge file): its business */
-        run_fd = open_in_root(root_fd, "/run", O_PATH | O_DIRECTORY, 0);
-        if (run_fd < 0)
-                return run_fd;
         if (asprintf(&line, "%s\n", c->machine_id) < 0)
                 return log_oom();
-        r = write_file_in_root(run_fd, "machine-id", line, 0444);
+        r = create_file_in(run_fd, "machine-id", line, 0444);
         if (r < 0)
                 return r;
         /* A read-only tree cannot get the mount point: then the ID lives in /run only. */
@@ -651,7 +729,7 @@ static int pivot_into(int root_fd) {
 
 int mount_setup(const MountContext *c, int *ret_notify_fd) {
         _cleanup_free_ char *root_path = NULL;
-        _cleanup_close_ int root_fd = -EBADF, notify_fd = -EBADF;
+        _cleanup_close_ int root_fd = -EBADF, notify_fd = -EBADF, run_fd = -EBADF, host_fd = -EBADF;
         int r;
 
         /* Nothing mounted from here on may propagate back to the host (probe A38). */
@@ -668,10 +746,10 @@ int mount_setup(const MountContext *c, int *ret_notify_fd) {
                 set_fsids(c->uid_shift);
 
         /* /run first: the others use /run/host/inaccessible. */
-        r = setup_run(c, root_fd, &notify_fd);
+        r = setup_run(c, root_fd, &run_fd, &host_fd, &notify_fd);
         if (r < 0)
                 return r;
-        r = setup_proc(c, root_fd);
+        r = setup_proc(c, root_fd, host_fd);
         if (r < 0)
                 return r;
         r = setup_sys(root_fd);
@@ -684,7 +762,7 @@ int mount_setup(const MountContext *c, int *ret_notify_fd) {
                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
         if (r < 0)
                 return r;
-        r = setup_machine_id(c, root_fd);
+        r = setup_machine_id(c, root_fd, run_fd);
         if (r < 0)
                 return r;
         r = setup_custom_mounts(c, root_fd);
