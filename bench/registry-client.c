@@ -20,6 +20,12 @@
  *   registry-client query PREFIX N RUNS      ListMachines and GetMachine RUNS times each
  *   registry-client unregister PREFIX N      UnregisterMachine PREFIX-0 .. PREFIX-(N-1)
  *   registry-client run LABEL RUNS CMD...    fork+exec+wait CMD RUNS times (stdout to null)
+ *   registry-client unit-start RUNS NAME     start berth-spawn@bNAME.service and
+ *                                            systemd-nspawn@mNAME.service in turn, RUNS times
+ *                                            each: the time from StartUnit to the daemon's
+ *                                            MachineNew ("registered") and to the end of the
+ *                                            start job ("started"); then stop it and wait for
+ *                                            MachineRemoved and the stop job
  *   registry-client query-ex RUNS            berthd only: ListMachines, ListMachinesEx with
  *                                            flags 0 and 1 (fresh), RUNS times each, and a
  *                                            count of the entries whose flags say "not read yet"
@@ -524,6 +530,128 @@ static int cmd_run(const char *label, size_t runs, char **argv) {
         return 0;
 }
 
+/* What unit-start waits for: one daemon's MachineNew or MachineRemoved of NAME, one job. */
+typedef struct UnitWait {
+        const char *name;
+        const char *job;      /* the job path StartUnit/StopUnit returned */
+        bool machine_seen, job_done;
+        uint64_t machine_ns;
+} UnitWait;
+
+static int on_machine_signal(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        UnitWait *w = userdata;
+        const char *name;
+
+        (void) e;
+        if (w->name && sd_bus_message_read(m, "s", &name) >= 0 && streq_ptr(name, w->name) &&
+            !w->machine_seen) {
+                w->machine_seen = true;
+                w->machine_ns = now_ns();
+        }
+        return 0;
+}
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *e) {
+        UnitWait *w = userdata;
+        const char *path;
+        uint32_t id;
+
+        (void) e;
+        if (w->job && sd_bus_message_read(m, "uo", &id, &path) >= 0 && streq_ptr(path, w->job))
+                w->job_done = true;
+        return 0;
+}
+
+/* Calls METHOD (StartUnit/StopUnit) on UNIT and runs the bus until both the machine signal
+ * and the job's end came; returns the job's end time, the signal's in W. */
+static uint64_t unit_call_wait(sd_bus *bus, const char *method, const char *unit, UnitWait *w) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        uint64_t deadline = now_ns() + CALL_TIMEOUT_USEC * 1000ULL, done = 0;
+        const char *job;
+        char *job_copy;
+        int r;
+
+        w->machine_seen = w->job_done = false;
+        w->job = NULL;
+        r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", method, &error, &reply, "ss",
+                               unit, "replace");
+        if (r < 0) {
+                fprintf(stderr, "registry-client: %s %s: %s\n", method, unit, error.message ?: strerror(-r));
+                exit(2);
+        }
+        if (sd_bus_message_read(reply, "o", &job) < 0 || !(job_copy = strdup(job)))
+                die("job path", EINVAL);
+        w->job = job_copy;
+        sd_bus_message_unref(reply);
+        while (!w->machine_seen || !w->job_done) {
+                r = sd_bus_process(bus, NULL);
+                if (r < 0)
+                        die("sd_bus_process", r);
+                if (w->job_done && !done)
+                        done = now_ns();
+                if (r > 0)
+                        continue;
+                if (now_ns() > deadline) {
+                        fprintf(stderr, "registry-client: %s %s: timed out (signal %d, job %d)\n",
+                                method, unit, w->machine_seen, w->job_done);
+                        exit(2);
+                }
+                (void) sd_bus_wait(bus, 100000);
+        }
+        free(job_copy);
+        w->job = NULL;
+        return done ?: now_ns();
+}
+
+#define UNIT_SETTLE_USEC (3ULL * 1000000ULL)
+
+static int cmd_unit_start(size_t runs, const char *name) {
+        static const char *const templates[] = { "berth-spawn@%s%s.service", "systemd-nspawn@%s%s.service" };
+        Samples reg[2] = {}, started[2] = {};
+        UnitWait w[2] = {};
+        char names[2][64], units[2][128];
+        sd_bus *bus = bus_open();
+        int r;
+
+        for (size_t j = 0; j < 2; j++) {
+                snprintf(names[j], sizeof names[j], "%s%s", daemons[j].prefix, name);
+                snprintf(units[j], sizeof units[j], templates[j], daemons[j].prefix, name);
+                w[j].name = names[j];
+                if (sd_bus_match_signal(bus, NULL, daemons[j].dest, daemons[j].path, daemons[j].iface,
+                                        "MachineNew", on_machine_signal, &w[j]) < 0 ||
+                    sd_bus_match_signal(bus, NULL, daemons[j].dest, daemons[j].path, daemons[j].iface,
+                                        "MachineRemoved", on_machine_signal, &w[j]) < 0 ||
+                    sd_bus_match_signal(bus, NULL, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                                        "org.freedesktop.systemd1.Manager", "JobRemoved",
+                                        on_job_removed, &w[j]) < 0)
+                        die("match", EIO);
+        }
+        r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "Subscribe", NULL, NULL, "");
+        if (r < 0)
+                die("Subscribe", r);
+        for (size_t i = 0; i < runs; i++)
+                for (size_t k = 0; k < 2; k++) {
+                        size_t j = (i + k) % 2;   /* alternate who goes first */
+                        uint64_t t0 = now_ns(), end = unit_call_wait(bus, "StartUnit", units[j], &w[j]);
+
+                        samples_add(&reg[j], (double) (w[j].machine_ns - t0) / 1e6);
+                        samples_add(&started[j], (double) (end - t0) / 1e6);
+                        /* nspawn@ is "started" once its init runs: a guest told to power off
+                         * while still booting may not; let both finish booting first. */
+                        usleep(UNIT_SETTLE_USEC);
+                        (void) unit_call_wait(bus, "StopUnit", units[j], &w[j]);
+                }
+        for (size_t j = 0; j < 2; j++) {
+                samples_print(daemons[j].label, "unit-registered", &reg[j]);
+                samples_print(daemons[j].label, "unit-started", &started[j]);
+        }
+        sd_bus_flush_close_unref(bus);
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
         const char *c = argc > 1 ? argv[1] : "";
 
@@ -543,6 +671,8 @@ int main(int argc, char *argv[]) {
                 return cmd_unregister(argv[2], strtoul(argv[3], NULL, 10));
         if (streq_ptr(c, "run") && argc >= 5)
                 return cmd_run(argv[2], strtoul(argv[3], NULL, 10), argv + 4);
+        if (streq_ptr(c, "unit-start") && argc == 4)
+                return cmd_unit_start(strtoul(argv[2], NULL, 10), argv[3]);
         fprintf(stderr, "usage: see the head of bench/registry-client.c\n");
         return 2;
 }
