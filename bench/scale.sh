@@ -18,6 +18,7 @@ build=$(realpath "${1:-${BUILD:-build}}")
 STEPS=${BENCH_SCALE_STEPS:-"1 100 1000 5000"}
 NSPAWN_STEPS=${BENCH_SCALE_NSPAWN_STEPS:-"1 100 240 300"}
 STOP_STEPS=${BENCH_SCALE_STOP_STEPS:-"100 1000"}
+STOP_SERIAL=${BENCH_SCALE_STOP_SERIAL:-1} # each stop step also with berthctl's calls one by one
 BACKENDS=${BENCH_SCALE_BACKENDS:-"systemd cgroupfs"}
 PAR=${BENCH_SCALE_PARALLEL:-100}
 K=${BENCH_SCALE_CREATE:-20}          # CreateMachine round trips per checkpoint
@@ -126,10 +127,14 @@ sup_mem() {
 			return n ? v[int(n / 2)] : "-" }
 		END { print med(r), med(a), med(p) }'
 }
-# Supervisors still running; a zombie counts as gone (orphans wait for a slow reaper on the host).
+# Supervisors still running; a zombie counts as gone (orphans wait for a slow reaper on the host),
+# and so does a PID that is no supervisor any more: with 5,000 machines (15,000 PIDs) on a busy
+# host PIDs are recycled, and another's process once kept a stop "running" for 400 s.
 alive_count() {
 	"${X[@]}" sh -c 'n=0; for p in $(cat "$1"); do
-		read -r _ _ st _ 2>/dev/null <"/proc/$p/stat" && [ "$st" != Z ] && n=$((n + 1)); done; echo $n' sh "$1"
+		read -r _ _ st _ 2>/dev/null <"/proc/$p/stat" && [ "$st" != Z ] || continue
+		read -r c 2>/dev/null <"/proc/$p/comm" && case $c in berth-spawn | systemd-nspawn) n=$((n + 1)) ;; esac
+	done; echo $n' sh "$1"
 }
 
 # spawn_berth PIDFILE PFX FROM TO: berth-spawn machines PFX-FROM..PFX-TO on the shared
@@ -179,7 +184,8 @@ terminate_all() {
 	all=$(names "$pfx" 1 "$n")
 	t0=$(now_ms)
 	# shellcheck disable=SC2086
-	"${X[@]}" "$ctl" -q terminate $all >/dev/null 2>&1 || log "$ctl terminate reported errors"
+	"${X[@]}" env ${CALLS_IN_FLIGHT:+BERTHCTL_CALLS_IN_FLIGHT=$CALLS_IN_FLIGHT} "$ctl" -q terminate $all >/dev/null 2>"$SH/terminate.err" ||
+		log "$ctl terminate reported errors: $(wc -l <"$SH/terminate.err") lines, first: $(head -n 1 "$SH/terminate.err")"
 	tc=$(now_ms)
 	wait_listed "$d" "$pfx" 0 300 || true
 	tl=$(now_ms)
@@ -236,9 +242,17 @@ ramp() {
 	terminate_all "$d" "$ctl" "$pids" "$pfx" "$prev" "$L"
 }
 
-# stop_only LABEL DAEMON CTL SPAWNFN PFX N: N machines up, then all stopped (timed).
+# stop_only LABEL DAEMON CTL SPAWNFN PFX N: N machines up, then all stopped (timed). With
+# STOP_SERIAL=1 and berthctl, first the same with one TerminateMachine after the other
+# (BERTHCTL_CALLS_IN_FLIGHT=1, berthctl before its calls were pipelined), labelled LABEL-serial.
 stop_only() {
 	local L=$1 d=$2 ctl=$3 fn=$4 pfx=$5 n=$6 pids=$SH/$PIDPRE-$5.pids
+	if [ "$STOP_SERIAL" = 1 ] && [ "$ctl" = berthctl ]; then
+		: >"$pids"
+		log "$L: $n machines up, then stopped one call after the other..."
+		start_batched "$L" "$d" "$fn" "$pids" "${pfx}s" 1 "$n" "$RAMP_TIMEOUT" || return 0
+		CALLS_IN_FLIGHT=1 terminate_all "$d" "$ctl" "$pids" "${pfx}s" "$n" "$L-serial"
+	fi
 	: >"$pids"
 	log "$L: $n machines up, then stopped at once..."
 	start_batched "$L" "$d" "$fn" "$pids" "$pfx" 1 "$n" "$RAMP_TIMEOUT" || return 0

@@ -149,6 +149,129 @@ int ctl_call_message(Ctl *ctl, sd_bus_message *m, uint64_t timeout, sd_bus_error
         return sd_bus_call(bus, m, timeout, error, reply);
 }
 
+/* One call of ctl_call_many(): its slot while in flight, then its outcome. */
+typedef struct PendingCall {
+        sd_bus_slot *slot;
+        sd_bus_error error;
+        int r;
+        bool done;
+        size_t *in_flight;
+} PendingCall;
+
+static int on_call_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        PendingCall *p = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        /* Also a timeout or a lost connection, which sd-bus turns into error replies. */
+        if (e) {
+                int k = sd_bus_message_get_errno(reply);
+
+                p->r = k > 0 ? -k : -EIO;
+                (void) sd_bus_error_copy(&p->error, e);
+        }
+        p->done = true;
+        (*p->in_flight)--;
+        return 0;
+}
+
+static void pending_calls_free(PendingCall *calls, size_t n) {
+        for (size_t i = 0; calls && i < n; i++) {
+                sd_bus_slot_unref(calls[i].slot);
+                sd_bus_error_free(&calls[i].error);
+        }
+        free(calls);
+}
+
+/* Everything still open fails with R: the connection is gone or unusable. */
+static void pending_calls_fail(PendingCall *calls, size_t n, int r) {
+        for (size_t i = 0; i < n; i++)
+                if (!calls[i].done) {
+                        calls[i].slot = sd_bus_slot_unref(calls[i].slot);
+                        calls[i].r = r;
+                        calls[i].done = true;
+                }
+}
+
+/* $BERTHCTL_CALLS_IN_FLIGHT (1 to CTL_CALLS_IN_FLIGHT_MAX) sets the window: 1 is one call after
+ * the other, as berthctl did before, which bench/scale.sh compares against. */
+static size_t calls_in_flight(void) {
+        const char *e = getenv("BERTHCTL_CALLS_IN_FLIGHT");
+        unsigned long v;
+        char *end = NULL;
+
+        if (isempty(e))
+                return CTL_CALLS_IN_FLIGHT;
+        errno = 0;
+        v = strtoul(e, &end, 10);
+        if (errno != 0 || !end || *end != 0 || v < 1 || v > CTL_CALLS_IN_FLIGHT_MAX)
+                return CTL_CALLS_IN_FLIGHT;
+        return v;
+}
+
+int ctl_call_many(Ctl *ctl, sd_bus_message **messages, size_t n, uint64_t timeout, CtlCallDone done,
+                  void *userdata) {
+        PendingCall *calls = NULL;
+        size_t next = 0, reported = 0, in_flight = 0, window = calls_in_flight();
+        sd_bus *bus;
+        int r;
+
+        r = ctl_bus(ctl, &bus);
+        if (r < 0)
+                return r;
+        calls = calloc(n ?: 1, sizeof(PendingCall));
+        if (!calls)
+                return log_oom();
+        for (size_t i = 0; i < n; i++)
+                calls[i] = (PendingCall) { .error = SD_BUS_ERROR_NULL, .in_flight = &in_flight };
+        for (size_t i = 0; i < n; i++)
+                if (messages[i] && sd_bus_message_get_allow_interactive_authorization(messages[i]) > 0) {
+                        ctl_polkit_agent_open(ctl);
+                        break;
+                }
+
+        while (reported < n) {
+                /* With an agent, the first call alone may ask for a password: see the header. */
+                size_t limit = ctl->agent_pid > 0 && reported == 0 ? 1 : window;
+
+                while (next < n && in_flight < limit) {
+                        PendingCall *p = calls + next;
+
+                        if (messages[next]) {
+                                r = sd_bus_call_async(bus, &p->slot, messages[next], on_call_reply, p, timeout);
+                                if (r < 0) {
+                                        p->r = r;
+                                        (void) sd_bus_error_set_errno(&p->error, r);
+                                        p->done = true;
+                                } else
+                                        in_flight++;
+                        } else
+                                p->done = true;
+                        next++;
+                }
+                /* In the order of the calls, so that errors read like the arguments. */
+                for (; reported < n && calls[reported].done; reported++) {
+                        calls[reported].slot = sd_bus_slot_unref(calls[reported].slot);
+                        done(reported, &calls[reported].error, calls[reported].r, userdata);
+                }
+                if (reported == n)
+                        break;
+
+                r = sd_bus_process(bus, NULL);
+                if (r > 0)
+                        continue;
+                if (r == 0)
+                        r = sd_bus_wait(bus, UINT64_MAX);
+                if (r < 0 && r != -EINTR) {
+                        log_debug_errno(r, "Bus connection failed with calls in flight: %m");
+                        pending_calls_fail(calls, n, r);
+                        in_flight = 0;
+                        next = n;
+                }
+        }
+        pending_calls_free(calls, n);
+        return 0;
+}
+
 int ctl_call(Ctl *ctl, const char *method, sd_bus_error *error, sd_bus_message **reply,
              const char *types, ...) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;

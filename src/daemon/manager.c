@@ -7,6 +7,7 @@
 
 #include "bus-errors.h"
 #include "fd-util.h"
+#include "hash-util.h"
 #include "log.h"
 #include "machine-cache.h"
 #include "machine-dbus.h"
@@ -75,6 +76,7 @@ Manager *manager_free(Manager *m) {
         /* Machines outlive us on purpose: their state files stay for the next berthd. */
         free_list(m->machines);
         free_list(m->closing);
+        free(m->name_index);
         m->systemd = systemd_scope_free(m->systemd);
         machine_lifecycle_free_all(m);
         polkit_registry_free(m->polkit_registry);
@@ -87,7 +89,84 @@ Manager *manager_free(Manager *m) {
         return NULL;
 }
 
+/* ---- the registry: a doubly linked list, indexed by name ----
+ * Stopping all of 5,000 machines looks each up several times (the call, its signals, the sd-bus
+ * object callbacks) and unlinks each: with a plain list that was O(N) per machine and stop-all
+ * O(N²), a quarter of berthd's time at 2,000 machines. */
+
+static size_t name_hash(const char *s) {
+        return (size_t) fnv1a_64(s);
+}
+
+/* A new table of SIZE buckets (a power of two) filled from the list, the source of truth; on
+ * failure the old one stays, with longer chains. */
+static void name_index_rebuild(Manager *m, size_t size) {
+        Machine **t = calloc(size, sizeof(Machine *));
+
+        if (!t)
+                return;
+        for (Machine *i = m->machines; i; i = i->next) {
+                size_t b = name_hash(i->name) & (size - 1);
+
+                i->name_next = t[b];
+                t[b] = i;
+        }
+        free(m->name_index);
+        m->name_index = t;
+        m->name_index_size = size;
+}
+
+static void registry_link(Manager *m, Machine *machine) {
+        machine->prev = NULL;
+        machine->next = m->machines;
+        if (m->machines)
+                m->machines->prev = machine;
+        m->machines = machine;
+        m->n_machines++;
+
+        if (!m->name_index || m->n_machines > m->name_index_size)
+                name_index_rebuild(m, m->name_index_size > 0 ? 2 * m->name_index_size : 64);
+        else {
+                size_t b = name_hash(machine->name) & (m->name_index_size - 1);
+
+                machine->name_next = m->name_index[b];
+                m->name_index[b] = machine;
+        }
+}
+
+static void list_unlink(Machine **list, Machine *machine) {
+        if (machine->prev)
+                machine->prev->next = machine->next;
+        else if (*list == machine)
+                *list = machine->next;
+        if (machine->next)
+                machine->next->prev = machine->prev;
+        machine->next = machine->prev = NULL;
+}
+
+static void registry_unlink(Manager *m, Machine *machine) {
+        if (m->name_index) {
+                Machine **i = &m->name_index[name_hash(machine->name) & (m->name_index_size - 1)];
+
+                for (; *i; i = &(*i)->name_next)
+                        if (*i == machine) {
+                                *i = machine->name_next;
+                                break;
+                        }
+        }
+        machine->name_next = NULL;
+        list_unlink(&m->machines, machine);
+        m->n_machines--;
+}
+
 Machine *manager_find_machine(Manager *m, const char *name) {
+        if (m->name_index) {
+                for (Machine *i = m->name_index[name_hash(name) & (m->name_index_size - 1)]; i;
+                     i = i->name_next)
+                        if (streq(i->name, name))
+                                return i;
+                return NULL;
+        }
         for (Machine *i = m->machines; i; i = i->next)
                 if (streq(i->name, name))
                         return i;
@@ -121,15 +200,6 @@ Machine *manager_find_machine_by_pid(Manager *m, pid_t pid) {
                         return i;
         }
         return NULL;
-}
-
-static void unlink_from(Machine **list, Machine *machine) {
-        for (Machine **i = list; *i; i = &(*i)->next)
-                if (*i == machine) {
-                        *i = machine->next;
-                        machine->next = NULL;
-                        return;
-                }
 }
 
 static bool component_has_suffix(const char *p, size_t n, const char *suffix) {
@@ -236,8 +306,7 @@ static int machine_prepare(Manager *m, Machine *machine, bool create) {
 
 /* Into the registry, and announced. */
 static void machine_publish(Manager *m, Machine *machine) {
-        machine->next = m->machines;
-        m->machines = machine;
+        registry_link(m, machine);
         (void) manager_send_machine_signal(m, machine, true);
         log_info("New machine %s (leader %i, unit %s).", machine->name, (int) machine->leader,
                  strempty(machine->unit));
@@ -359,8 +428,12 @@ fail:
 static void park_closing(Manager *m, Machine *machine) {
         int r;
 
+        machine->prev = NULL;
         machine->next = m->closing;
+        if (m->closing)
+                m->closing->prev = machine;
         m->closing = machine;
+        m->n_closing++;
         r = state_save(m->state_dir, machine);
         if (r < 0)
                 log_warning_errno(r, "Failed to save the state of %s: %m", machine->name);
@@ -372,7 +445,7 @@ void manager_machine_gone(Manager *m, Machine *machine) {
         machine->state = MACHINE_CLOSING;
         (void) machine_send_state_changed(machine);
         (void) manager_send_machine_signal(m, machine, false);
-        unlink_from(&m->machines, machine);
+        registry_unlink(m, machine);
         log_info("Machine %s removed.", machine->name);
         /* A StartMachine may be waiting for the name to be free. */
         machine_lifecycle_machine_gone(m, machine->name);
@@ -390,7 +463,11 @@ void manager_machine_gone(Manager *m, Machine *machine) {
 void manager_machine_finalize(Manager *m, Machine *machine) {
         int r;
 
-        unlink_from(&m->closing, machine);
+        /* Parked, or straight from the registry (it holds no scope that must empty first). */
+        if (machine->prev || m->closing == machine) {
+                list_unlink(&m->closing, machine);
+                m->n_closing--;
+        }
         machine_resources_release(machine);
         r = state_remove(m->state_dir, machine->name);
         if (r < 0)
@@ -436,8 +513,7 @@ static int load_one(Manager *m, const char *name) {
         r = machine_start_watch(machine);
         if (r < 0)
                 return r;
-        machine->next = m->machines;
-        m->machines = TAKE_PTR(machine);
+        registry_link(m, TAKE_PTR(machine));
         log_info("Machine %s restored.", name);
         return 0;
 }

@@ -21,6 +21,11 @@ struct Manager {
         Machine *machines;
         /* Out of the registry, waiting for their scope to empty before we remove it. */
         Machine *closing;
+        unsigned n_machines, n_closing;
+        /* The registry by name, a chained hash table (manager.c); NULL: not allocated, then
+         * the list is walked. */
+        Machine **name_index;
+        size_t name_index_size;
 
         char *state_dir;   /* RUNTIME_DIR/machines, one KEY=VALUE file per machine */
         char *cgroup_root; /* the cgroup2 mount point */

@@ -21,6 +21,8 @@
 
 typedef struct ScopeJob ScopeJob;
 
+typedef struct StopJob StopJob;
+
 /* A CreateMachine waiting for systemd: first for StartTransientUnit's answer, then for the
  * JobRemoved of the job it returned. */
 struct ScopeJob {
@@ -51,7 +53,32 @@ struct SystemdScope {
         sd_bus_message **queued_calls;
         size_t n_queued_calls;
         unsigned unit_calls_in_flight;
+        /* StopUnit jobs (stop_job_submit()): those systemd runs, and those waiting in order. */
+        StopJob *stop_running;
+        StopJob *stop_waiting, **stop_waiting_tail;
+        unsigned n_stop_running;
 };
+
+/* A StopUnit of ours, counted from the call until systemd's JobRemoved of its job: systemd
+ * tracks the sender of every job it queues (sd_bus_track), which costs PID 1 one match rule
+ * per job in its own bus connection, and dbus-daemon allows 512. A thousand machines
+ * terminated faster than their scopes stop (berthctl's pipelined calls; or slow OSes shutting
+ * down) had PID 1 dropped off the bus. So at most STOP_JOBS_MAX run, the rest wait in order. */
+struct StopJob {
+        SystemdScope *scope;      /* borrowed */
+        StopJob *next;
+        sd_bus_message *call;     /* owned: the StopUnit call */
+        sd_bus_message *message;  /* owned: the caller's call to answer, or NULL */
+        sd_bus_slot *slot;        /* owned: StopUnit in flight */
+        char *job;                /* systemd's job path, once it answered */
+        uint64_t since;           /* CLOCK_MONOTONIC µs, sent */
+};
+
+#define STOP_JOBS_MAX 64U
+static void stop_job_finish(StopJob *j);
+/* A job whose JobRemoved never came (systemd re-executed, the signal was lost) stops counting
+ * after this, so that stops cannot wedge; longer than the 90 s stop timeout of our units. */
+#define STOP_JOB_STALE_USEC (120ULL * 1000000ULL)
 
 #define UNIT_CALLS_MAX 64U
 
@@ -462,6 +489,11 @@ static int on_job_removed(sd_bus_message *message, void *userdata, sd_bus_error 
                 }
                 return 0;
         }
+        for (StopJob *j = s->stop_running; j; j = j->next)
+                if (streq_ptr(j->job, job)) {
+                        stop_job_finish(j);
+                        return 0;
+                }
         return 0;
 }
 
@@ -639,8 +671,132 @@ void systemd_scope_untrack(Machine *machine) {
         machine->unit_query_slot = sd_bus_slot_unref(machine->unit_query_slot);
 }
 
+static StopJob *stop_job_free(StopJob *j) {
+        if (!j)
+                return NULL;
+        sd_bus_slot_unref(j->slot);
+        sd_bus_message_unref(j->call);
+        sd_bus_message_unref(j->message);
+        free(j->job);
+        free(j);
+        return NULL;
+}
+
+static void stop_jobs_advance(SystemdScope *s);
+
+/* Its job ended (or never started): it stops counting, and the next may go. */
+static void stop_job_finish(StopJob *j) {
+        SystemdScope *s = j->scope;
+
+        for (StopJob **i = &s->stop_running; *i; i = &(*i)->next)
+                if (*i == j) {
+                        *i = j->next;
+                        s->n_stop_running--;
+                        break;
+                }
+        stop_job_free(j);
+        stop_jobs_advance(s);
+}
+
+/* As before these were counted: systemd's answer (a refusal included) is the caller's. */
+static int on_stop_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        StopJob *j = userdata;
+        const char *job = NULL;
+        int r;
+
+        j->slot = sd_bus_slot_unref(j->slot);
+        if (e)
+                log_info("systemd refused StopUnit: %s", e->message);
+        if (j->message) {
+                r = e ? sd_bus_reply_method_error(j->message, e) : sd_bus_reply_method_return(j->message, NULL);
+                if (r < 0)
+                        log_debug_errno(r, "Failed to answer %s: %m", sd_bus_message_get_member(j->message));
+                j->message = sd_bus_message_unref(j->message);
+        }
+        if (e || sd_bus_message_read(reply, "o", &job) < 0 || !(j->job = strdup(job)))
+                stop_job_finish(j);
+        return 0;
+}
+
+static int stop_job_send(StopJob *j) {
+        SystemdScope *s = j->scope;
+        uint64_t now_usec = 0;
+        int r;
+
+        r = sd_bus_call_async(s->manager->bus, &j->slot, j->call, on_stop_reply, j, 0);
+        if (r < 0)
+                return r;
+        (void) sd_event_now(s->manager->event, CLOCK_MONOTONIC, &now_usec);
+        j->since = now_usec;
+        j->next = s->stop_running;
+        s->stop_running = j;
+        s->n_stop_running++;
+        return 0;
+}
+
+static void stop_jobs_advance(SystemdScope *s) {
+        uint64_t now_usec = 0;
+
+        (void) sd_event_now(s->manager->event, CLOCK_MONOTONIC, &now_usec);
+        for (StopJob *i = s->stop_running, *next; i && s->n_stop_running >= STOP_JOBS_MAX; i = next) {
+                next = i->next;
+                if (i->job && i->since + STOP_JOB_STALE_USEC < now_usec) {
+                        log_debug("No JobRemoved for %s, not counting it any more.", i->job);
+                        stop_job_finish(i);
+                        return; /* it advanced */
+                }
+        }
+        while (s->stop_waiting && s->n_stop_running < STOP_JOBS_MAX) {
+                StopJob *j = s->stop_waiting;
+                int r;
+
+                s->stop_waiting = j->next;
+                if (!s->stop_waiting)
+                        s->stop_waiting_tail = &s->stop_waiting;
+                j->next = NULL;
+                r = stop_job_send(j);
+                if (r < 0) {
+                        log_warning_errno(r, "Failed to ask systemd to stop a unit: %m");
+                        if (j->message)
+                                (void) sd_bus_reply_method_errnof(j->message, r, "Failed to terminate machine: %m");
+                        stop_job_free(j);
+                }
+        }
+}
+
+/* StopUnit UNIT, answering MESSAGE (if not NULL) from systemd's answer, when fewer than
+ * STOP_JOBS_MAX of ours run. */
+static int stop_job_submit(Manager *m, const char *unit, sd_bus_message *message) {
+        SystemdScope *s = m->systemd;
+        StopJob *j;
+        int r;
+
+        if (!s || !m->bus)
+                return -ENOTCONN;
+        j = calloc(1, sizeof(StopJob));
+        if (!j)
+                return -ENOMEM;
+        j->scope = s;
+        r = sd_bus_message_new_method_call(m->bus, &j->call, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                           "StopUnit");
+        if (r >= 0)
+                r = sd_bus_message_append(j->call, "ss", unit, "replace");
+        if (r < 0) {
+                stop_job_free(j);
+                return r;
+        }
+        j->message = sd_bus_message_ref(message);
+        if (!s->stop_waiting_tail)
+                s->stop_waiting_tail = &s->stop_waiting;
+        *s->stop_waiting_tail = j;
+        s->stop_waiting_tail = &j->next;
+        stop_jobs_advance(s);
+        return 0;
+}
+
 int systemd_scope_stop(Machine *machine) {
-        return call_unit_method(machine, "StopUnit", "ss", machine->unit, "replace");
+        return stop_job_submit(machine->manager, machine->unit, NULL);
 }
 
 int systemd_scope_kill(Machine *machine, int sig) {
@@ -681,16 +837,9 @@ static int call_replying(Machine *machine, sd_bus_message *call, sd_bus_message 
 }
 
 int systemd_scope_stop_reply(Machine *machine, sd_bus_message *message) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-        int r;
-
         if (!machine->manager->bus || !machine->unit)
                 return -ENOTCONN;
-        r = sd_bus_message_new_method_call(machine->manager->bus, &call, SYSTEMD_DEST, SYSTEMD_PATH,
-                                           SYSTEMD_MANAGER, "StopUnit");
-        if (r >= 0)
-                r = sd_bus_message_append(call, "ss", machine->unit, "replace");
-        return r < 0 ? r : call_replying(machine, call, message);
+        return stop_job_submit(machine->manager, machine->unit, message);
 }
 
 int systemd_scope_kill_reply(Machine *machine, int sig, sd_bus_message *message) {
@@ -756,6 +905,18 @@ SystemdScope *systemd_scope_free(SystemdScope *s) {
         sd_bus_slot_unref(s->properties_slot);
         sd_event_source_disable_unref(s->query_source);
         strv_free(s->query_names);
+        while (s->stop_running) {
+                StopJob *j = s->stop_running;
+
+                s->stop_running = j->next;
+                stop_job_free(j);
+        }
+        while (s->stop_waiting) {
+                StopJob *j = s->stop_waiting;
+
+                s->stop_waiting = j->next;
+                stop_job_free(j);
+        }
         for (size_t i = 0; i < s->n_queued_calls; i++)
                 sd_bus_message_unref(s->queued_calls[i]);
         free(s->queued_calls);

@@ -220,6 +220,17 @@ check "its processes are gone" wait_for 10 dead "$L"
 bc terminate "$B" 2>/dev/null
 check_eq "$?" 3 "terminate of a machine that is not there: exit 3"
 
+# Several names: the calls go out together, the complaints come in the order of the names, the
+# exit status is the first failure's, and the names that exist are stopped all the same.
+D1=$P-d1 D2=$P-d2
+boot "$D1"
+boot "$D2"
+bc terminate "$D1" "$P-ghost" "bad/name" "$D2" 2>"$SCRATCH/e"; rc=$?
+check_eq "$rc" 3 "terminate of two machines, an unknown and an invalid name: exit 3, the first failure's"
+check_eq "$(sed 's/:.*//' "$SCRATCH/e")" "$(printf 'Failed to terminate machine %s\nInvalid machine name '"'"'bad/name'"'"'.' "$P-ghost")" \
+	"... one complaint for each, in the order of the names ($(tr '\n' '|' <"$SCRATCH/e"))"
+check "... and both machines are gone" wait_for 10 eval 'gone "$D1" && gone "$D2"'
+
 # ---- poweroff, reboot ----
 C=$P-c
 boot "$C"
