@@ -269,7 +269,7 @@ if [ -x "$BERTHCTL" ]; then
 	check "berthctl set-property --runtime IOWriteBandwidthMax=" \
 		bc set-property --runtime "$N" "IOWriteBandwidthMax=$LOOP 2M"
 	st=$(bc status "$N" 2>&1)
-	check "berthctl status lists the limits in force ($(echo "$st" | grep -A3 Limits: | tr -s ' ' | head -c 150))" \
+	check "berthctl status lists the limits in force ($(echo "$st" | grep -A3 Limits: | tr -s ' \n' ' ' | head -c 150))" \
 		eval "grep -q 'Limits: TasksMax=23' <<<'$st' && grep -q 'IOWriteBandwidthMax=$LOOP 2097152' <<<'$st'"
 	check "berthctl show has ResourceLimits" eval "bc show '$N' | grep -q '^ResourceLimits=.*TasksMax=23'"
 fi
