@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 
 #include "bus-errors.h"
+#include "fd-util.h"
 #include "log.h"
 #include "machine-dbus.h"
 #include "machine-files.h"
@@ -261,21 +262,6 @@ int machine_uid_shift(Machine *m, uint32_t *ret) {
 /* ---- children that look inside ---- */
 
 typedef int (*ChildFunc)(void *userdata, int out_fd);
-
-static int write_all(int fd, const void *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p = (const char *) p + k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
 
 /* Forks a child running FUNC with the write end of a pipe; it exits with FUNC's errno. */
 static int fork_child(ChildFunc func, void *userdata, pid_t *ret_pid, int *ret_fd) {

@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "fd-util.h"
 #include "machine-seccomp.h"
 #include "machine.h"
 #include "macro.h"
@@ -200,23 +201,6 @@ static int read_filters(pid_t pid, SeccompChain *ret) {
         }
         *ret = c;
         c = (SeccompChain) {};
-        return 0;
-}
-
-static int write_all(int fd, const void *data, size_t size) {
-        const uint8_t *p = data;
-
-        while (size > 0) {
-                ssize_t k = write(fd, p, size);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += k;
-                size -= (size_t) k;
-        }
         return 0;
 }
 

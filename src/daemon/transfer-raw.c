@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "copy-tree.h"
+#include "fd-util.h"
 #include "transfer.h"
 
 #define RAW_CHUNK (8U * 1024U * 1024U)
@@ -28,21 +29,6 @@ static bool all_zero(const uint8_t *p, size_t n) {
                 if (p[i])
                         return false;
         return true;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
 }
 
 /* Writes N bytes of BUF at OFF (a regular file, zero blocks skipped), or appends them to a

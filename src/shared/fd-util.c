@@ -133,3 +133,18 @@ int fdopendir_take(int fd, DIR **ret) {
         *ret = d;
         return 0;
 }
+
+int write_all(int fd, const void *p, size_t n) {
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p = (const uint8_t *) p + k;
+                n -= (size_t) k;
+        }
+        return 0;
+}

@@ -12,6 +12,8 @@
 int close_all_fds_except(const int *keep, size_t n_keep);
 /* Moves FD to exactly TARGET (dup2, clearing O_CLOEXEC), closing the original. */
 int fd_move_to(int fd, int target);
+/* Writes all N bytes of P to FD, again after EINTR and short writes: 0 or -errno. */
+int write_all(int fd, const void *p, size_t n);
 int fd_set_cloexec(int fd, bool cloexec);
 int fd_set_nonblock(int fd, bool nonblock);
 /* Lowers the soft RLIMIT_NOFILE to 1024 (leaving the hard limit) before we exec something else:

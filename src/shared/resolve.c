@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "fd-util.h"
 #include "macro.h"
 #include "resolve.h"
 
@@ -171,17 +172,7 @@ int write_file_in_root(int root_fd, const char *path, const char *content, mode_
         fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode);
         if (fd < 0)
                 return negative_errno();
-        while (n > 0) {
-                ssize_t k = write(fd, content, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = negative_errno();
-                        break;
-                }
-                content += k;
-                n -= (size_t) k;
-        }
+        r = write_all(fd, content, n);
         if (r == 0 && fchmod(fd, mode) < 0)
                 r = negative_errno();
         if (r == 0 && renameat(dir_fd, tmp, dir_fd, name) < 0)

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 
+#include "fd-util.h"
 #include "log.h"
 #include "mount.h"
 #include "resolve.h"
@@ -104,20 +105,13 @@ static int read_only_in(int dir_fd, const char *name, bool optional, int *ret_fd
  * the way, so it is written in place (write_file_in_root's rename dance is for the tree). */
 static int create_file_in(int dir_fd, const char *name, const char *content, mode_t mode) {
         _cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode);
-        size_t n = strlen(content);
+        int r;
 
         if (fd < 0)
                 return negative_errno();
-        while (n > 0) {
-                ssize_t k = write(fd, content, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                content += k;
-                n -= (size_t) k;
-        }
+        r = write_all(fd, content, strlen(content));
+        if (r < 0)
+                return r;
         /* The umask berth-spawn was started with must not decide the mode. */
         return fchmod(fd, mode) < 0 ? negative_errno() : 0;
 }
