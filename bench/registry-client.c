@@ -51,6 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-stats.h"
+
 #define CALL_TIMEOUT_USEC (120ULL * 1000000ULL)
 
 typedef struct Daemon {
@@ -65,60 +67,12 @@ static const Daemon daemons[] = {
           "org.freedesktop.machine1.Manager" },
 };
 
-typedef struct Samples {
-        double *v;
-        size_t n;
-} Samples;
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
 static bool streq_ptr(const char *a, const char *b) {
         return a && b && strcmp(a, b) == 0;
 }
 
 static const char *strna(const char *s) {
         return s ?: "n/a";
-}
-
-static void die(const char *what, int r) {
-        fprintf(stderr, "registry-client: %s: %s\n", what, strerror(r < 0 ? -r : r));
-        exit(2);
-}
-
-static void samples_add(Samples *s, double x) {
-        double *v = realloc(s->v, (s->n + 1) * sizeof(double));
-
-        if (!v)
-                die("realloc", ENOMEM);
-        s->v = v;
-        s->v[s->n++] = x;
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-
-        return x < y ? -1 : x > y;
-}
-
-static void samples_print(const char *label, const char *metric, Samples *s) {
-        double sum = 0, med;
-        size_t p95;
-
-        if (s->n == 0)
-                return;
-        qsort(s->v, s->n, sizeof(double), cmp_double);
-        for (size_t i = 0; i < s->n; i++)
-                sum += s->v[i];
-        med = s->n % 2 ? s->v[s->n / 2] : (s->v[s->n / 2 - 1] + s->v[s->n / 2]) / 2;
-        p95 = (s->n * 95 + 99) / 100;
-        printf("%s %s %zu %.4f %.4f %.4f %.4f %.4f\n", label, metric, s->n, med, s->v[p95 - 1],
-               s->v[0], s->v[s->n - 1], sum / (double) s->n);
-        fflush(stdout);
 }
 
 static sd_bus *bus_open(void) {

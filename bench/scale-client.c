@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-stats.h"
+
 #define CALL_TIMEOUT_USEC (60ULL * 1000000ULL)
 
 typedef struct Daemon {
@@ -37,54 +39,13 @@ static const Daemon daemons[] = {
           "org.freedesktop.machine1.Manager" },
 };
 
-typedef struct Samples {
-        double *v;
-        size_t n;
-} Samples;
-
-static uint64_t now_ns(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
-}
-
-static void die(const char *what, int r) {
-        fprintf(stderr, "scale-client: %s: %s\n", what, strerror(r < 0 ? -r : r));
-        exit(2);
-}
-
-static void samples_add(Samples *s, double x) {
-        double *v = realloc(s->v, (s->n + 1) * sizeof(double));
-
-        if (!v)
-                die("realloc", ENOMEM);
-        s->v = v;
-        s->v[s->n++] = x;
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-
-        return x < y ? -1 : x > y;
-}
-
-static void samples_print(const char *label, const char *metric, Samples *s) {
-        double sum = 0, med;
-        size_t p95;
-
+/* A metric with no samples still gets its line, for the report's table. */
+static void samples_print_or_none(const char *label, const char *metric, Samples *s) {
         if (s->n == 0) {
                 printf("%s %s 0 - - - - -\n", label, metric);
                 return;
         }
-        qsort(s->v, s->n, sizeof(double), cmp_double);
-        for (size_t i = 0; i < s->n; i++)
-                sum += s->v[i];
-        med = s->n % 2 ? s->v[s->n / 2] : (s->v[s->n / 2 - 1] + s->v[s->n / 2]) / 2;
-        p95 = (s->n * 95 + 99) / 100;
-        printf("%s %s %zu %.4f %.4f %.4f %.4f %.4f\n", label, metric, s->n, med, s->v[p95 - 1],
-               s->v[0], s->v[s->n - 1], sum / (double) s->n);
-        fflush(stdout);
+        samples_print(label, metric, s);
 }
 
 static const Daemon *daemon_of(const char *s) {
@@ -164,7 +125,7 @@ static int cmd_calls(const Daemon *d, const char *label, size_t runs, const char
                 }
                 samples_add(&s, ms);
         }
-        samples_print(label, method, &s);
+        samples_print_or_none(label, method, &s);
         sd_bus_flush_close_unref(bus);
         return 0;
 }
@@ -187,7 +148,7 @@ static int cmd_sample(const Daemon *d, const char *label, const char *name, unsi
                 }
                 usleep(interval_us);
         }
-        samples_print(label, "GetMachine-during", &s);
+        samples_print_or_none(label, "GetMachine-during", &s);
         printf("%s over-10ms %zu\n%s sample-failed %zu\n", label, over, label, failed);
         sd_bus_flush_close_unref(bus);
         return 0;
